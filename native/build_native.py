@@ -1,0 +1,138 @@
+"""cffi build script: compiles native/*.c into ``smolplug._native``.
+
+Links the system libjpeg-turbo through its libjpeg API (``jpeglib.h``). When the
+headers are missing, the build stops with the package to install instead of a
+compiler error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+SOURCES = ["sp_geometry.c", "sp_resample.c", "sp_pool.c", "sp_jpeg.c"]
+
+INSTALL_HINT = """\
+smolplug needs the libjpeg-turbo development files (jpeglib.h, libjpeg.so) to build its native decoder.
+Install them, then build again:
+  Debian:        apt-get install libjpeg62-turbo-dev
+  Ubuntu:        apt-get install libjpeg-turbo8-dev
+  Fedora/RHEL:   dnf install libjpeg-turbo-devel
+  Alpine:        apk add libjpeg-turbo-dev
+  macOS:         brew install jpeg-turbo   (and set CFLAGS/LDFLAGS to its prefix)
+libjpeg-turbo 1.5.3 or newer is required (jpeg_crop_scanline, jpeg_skip_scanlines).
+Set SMOLPLUG_JPEG_INCLUDE / SMOLPLUG_JPEG_LIB to use a libjpeg-turbo installed elsewhere."""
+
+PROBE = """\
+#include <stdio.h>
+#include <jpeglib.h>
+#ifndef LIBJPEG_TURBO_VERSION_NUMBER
+#error "not libjpeg-turbo"
+#endif
+#if LIBJPEG_TURBO_VERSION_NUMBER < 1005003
+#error "libjpeg-turbo too old"
+#endif
+int main(void) { struct jpeg_decompress_struct c; (void)c; return 0; }
+"""
+
+
+def _dirs(var: str) -> list[str]:
+    return [p for p in os.environ.get(var, "").split(os.pathsep) if p]
+
+
+def check_libjpeg(include_dirs: list[str], library_dirs: list[str]) -> None:
+    """Compile and link a probe against libjpeg-turbo; exit with the install hint on failure."""
+    cc = os.environ.get("CC", "cc").split()
+    if not shutil.which(cc[0]):
+        sys.exit(f"smolplug: no C compiler found ({cc[0]!r}); install gcc (Debian: apt-get install gcc)")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(PROBE)
+        cmd = [*cc, str(src), "-o", str(Path(tmp) / "probe")]
+        cmd += [f"-I{d}" for d in include_dirs] + [f"-L{d}" for d in library_dirs] + ["-ljpeg"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "probe failed"
+        sys.exit(f"smolplug build error: {detail}\n\n{INSTALL_HINT}")
+
+
+CDEF = """
+typedef struct {
+    int out_h, out_w;
+    int resize;
+    int shorter_side;
+    int has_roi;
+    double roi_x, roi_y, roi_w, roi_h;
+    int colorspace;
+    int interp;
+    int layout;
+    int dtype;
+    float scale[3], bias[3];
+    float fill;
+    int apply_exif;
+    int strict;
+    int fast_dct, fast_upsample;
+    int64_t max_pixels;
+} sp_spec;
+
+typedef struct {
+    int status;
+    int warnings;
+    int src_w, src_h;
+    int scale_num;
+    int orientation;
+    int rows_decoded;
+    int cols_decoded;
+    char message[160];
+} sp_result;
+
+typedef struct {
+    double sx, sy, sw, sh;
+    int dx, dy, dw, dh;
+} sp_geometry;
+
+int sp_compute_geometry(const sp_spec *spec, int w, int h, sp_geometry *g);
+size_t sp_frame_bytes(const sp_spec *spec);
+
+typedef struct sp_jpeg_decoder sp_jpeg_decoder;
+typedef struct sp_jpeg_batch sp_jpeg_batch;
+sp_jpeg_decoder *sp_jpeg_decoder_new(void);
+void sp_jpeg_decoder_free(sp_jpeg_decoder *d);
+int sp_jpeg_decode(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
+                   uint8_t *out, sp_result *res);
+int sp_jpeg_probe(sp_jpeg_decoder *d, const uint8_t *data, size_t len, int apply_exif, sp_result *res);
+sp_jpeg_batch *sp_jpeg_batch_new(int nthreads);
+int sp_jpeg_batch_threads(const sp_jpeg_batch *b);
+void sp_jpeg_batch_free(sp_jpeg_batch *b);
+int sp_jpeg_decode_batch(sp_jpeg_batch *b, int n, const uint8_t *const *data, const size_t *lens,
+                         const sp_spec *spec, uint8_t *out, size_t stride, sp_result *results);
+"""
+
+include_dirs = [str(HERE), *_dirs("SMOLPLUG_JPEG_INCLUDE")]
+library_dirs = _dirs("SMOLPLUG_JPEG_LIB")
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "smolplug._native",
+    '#include "sp_common.h"\n#include "sp_jpeg.h"\n',
+    sources=[str((HERE / s).relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd()) else str(HERE / s)
+             for s in SOURCES],
+    include_dirs=include_dirs,
+    library_dirs=library_dirs,
+    libraries=["jpeg", "m", "pthread"],
+    extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-clobbered"],
+)
+
+if __name__ == "__main__":
+    check_libjpeg(include_dirs, library_dirs)
+    ffibuilder.compile(verbose=True)
+elif os.environ.get("SMOLPLUG_SKIP_JPEG_PROBE") != "1":
+    check_libjpeg(include_dirs, library_dirs)

@@ -1,0 +1,478 @@
+#include "sp_jpeg.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "sp_pool.h"
+#include "sp_resample.h"
+
+#define SP_MAX_SCANS 1000  /* progressive-scan DoS guard */
+#define SP_READ_ROWS 16
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    int strict;
+    int warnings;
+    int first_warning;        /* msg_code of the first warning, or -1 */
+    int saw_eof;              /* "premature end of JPEG file" seen */
+    int forced;               /* sp_status set by our own checks, or 0 */
+    char first_msg[JMSG_LENGTH_MAX];
+    char error_msg[JMSG_LENGTH_MAX];
+} sp_error_mgr;
+
+struct sp_jpeg_decoder {
+    struct jpeg_decompress_struct cinfo;
+    sp_error_mgr err;
+    struct jpeg_progress_mgr progress;
+    sp_filter fx, fy;
+    uint8_t *rows;   size_t rows_cap;   /* scanline buffer */
+    uint8_t *conv;   size_t conv_cap;   /* CMYK -> RGB row */
+    float *ring;     size_t ring_cap;   /* horizontally resampled rows */
+    float *vrow;     size_t vrow_cap;
+    const float **vptrs; size_t vptrs_cap; /* ring rows feeding one output row */
+};
+
+static void on_error_exit(j_common_ptr cinfo)
+{
+    sp_error_mgr *e = (sp_error_mgr *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, e->error_msg);
+    longjmp(e->jb, 1);
+}
+
+static void on_emit_message(j_common_ptr cinfo, int level)
+{
+    sp_error_mgr *e = (sp_error_mgr *)cinfo->err;
+    if (level >= 0) return; /* trace messages */
+    if (e->pub.msg_code == JWRN_JPEG_EOF) e->saw_eof = 1;
+    if (e->warnings++ == 0) {
+        e->first_warning = e->pub.msg_code;
+        (*cinfo->err->format_message)(cinfo, e->first_msg);
+    }
+    if (e->strict) {
+        memcpy(e->error_msg, e->first_msg, sizeof(e->error_msg));
+        longjmp(e->jb, 1);
+    }
+}
+
+static void on_output_message(j_common_ptr cinfo) { (void)cinfo; /* never print */ }
+
+static void on_progress(j_common_ptr cinfo)
+{
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    sp_error_mgr *e = (sp_error_mgr *)cinfo->err;
+    if (d->input_scan_number > SP_MAX_SCANS) {
+        e->forced = SP_ERR_CORRUPT;
+        snprintf(e->error_msg, sizeof(e->error_msg), "more than %d progressive scans", SP_MAX_SCANS);
+        longjmp(e->jb, 1);
+    }
+}
+
+sp_jpeg_decoder *sp_jpeg_decoder_new(void)
+{
+    sp_jpeg_decoder *d = calloc(1, sizeof(*d));
+    if (!d) return NULL;
+    d->cinfo.err = jpeg_std_error(&d->err.pub);
+    d->err.pub.error_exit = on_error_exit;
+    d->err.pub.emit_message = on_emit_message;
+    d->err.pub.output_message = on_output_message;
+    if (setjmp(d->err.jb)) { /* out of memory in jpeg_create_decompress */
+        free(d);
+        return NULL;
+    }
+    jpeg_create_decompress(&d->cinfo);
+    d->progress.progress_monitor = on_progress;
+    d->cinfo.progress = &d->progress;
+    return d;
+}
+
+void sp_jpeg_decoder_free(sp_jpeg_decoder *d)
+{
+    if (!d) return;
+    jpeg_destroy_decompress(&d->cinfo);
+    sp_filter_free(&d->fx);
+    sp_filter_free(&d->fy);
+    free(d->rows);
+    free(d->conv);
+    free(d->ring);
+    free(d->vrow);
+    free(d->vptrs);
+    free(d);
+}
+
+static int grow(void **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 1;
+    void *p = realloc(*buf, need);
+    if (!p) return 0;
+    *buf = p;
+    *cap = need;
+    return 1;
+}
+
+static void set_message(sp_result *res, const char *msg)
+{
+    snprintf(res->message, SP_MESSAGE_LEN, "%s", msg);
+}
+
+static int classify(const sp_error_mgr *e)
+{
+    if (e->forced) return e->forced;
+    if (e->saw_eof) return SP_ERR_TRUNCATED;
+    switch (e->pub.msg_code) {
+    case JERR_NO_SOI: return SP_ERR_NOT_JPEG;
+    case JERR_INPUT_EMPTY: return SP_ERR_EMPTY;
+    case JERR_INPUT_EOF: return SP_ERR_TRUNCATED;
+    case JERR_OUT_OF_MEMORY: return SP_ERR_NOMEM;
+    case JERR_BAD_PRECISION:
+    case JERR_ARITH_NOTIMPL:
+    case JERR_NOT_COMPILED:
+    case JERR_NOTIMPL:
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_SOF_UNSUPPORTED:
+    case JERR_EMPTY_IMAGE:
+    case JERR_IMAGE_TOO_BIG:
+    case JERR_WIDTH_OVERFLOW:
+        return SP_ERR_UNSUPPORTED;
+    default: return SP_ERR_CORRUPT;
+    }
+}
+
+/* EXIF orientation from a saved APP1 marker; 1 when absent or malformed. */
+static int exif_orientation(j_decompress_ptr cinfo)
+{
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1 || m->data_length < 14) continue;
+        if (memcmp(m->data, "Exif\0\0", 6) != 0) continue;
+        const uint8_t *t = m->data + 6;
+        size_t len = m->data_length - 6;
+        int le;
+        if (t[0] == 'I' && t[1] == 'I') le = 1;
+        else if (t[0] == 'M' && t[1] == 'M') le = 0;
+        else continue;
+#define U16(p) (le ? (unsigned)((p)[0] | (p)[1] << 8) : (unsigned)((p)[0] << 8 | (p)[1]))
+#define U32(p) (le ? ((uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | (uint32_t)(p)[2] << 16 | (uint32_t)(p)[3] << 24) \
+                   : ((uint32_t)(p)[0] << 24 | (uint32_t)(p)[1] << 16 | (uint32_t)(p)[2] << 8 | (uint32_t)(p)[3]))
+        if (U16(t + 2) != 42) continue;
+        uint32_t ifd = U32(t + 4);
+        if (ifd > len - 2 || ifd < 8) continue;
+        unsigned count = U16(t + ifd);
+        for (unsigned i = 0; i < count; i++) {
+            size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+            if (e + 12 > len) break;
+            if (U16(t + e) == 0x0112 && U16(t + e + 2) == 3) {
+                unsigned v = U16(t + e + 8);
+                return (v >= 1 && v <= 8) ? (int)v : 1;
+            }
+        }
+#undef U16
+#undef U32
+    }
+    return 1;
+}
+
+/* Display-space source rectangle -> raw (stored) image coordinates. */
+static void rect_to_raw(int o, int W, int H, const sp_geometry *g, double *x, double *y, double *w, double *h)
+{
+    double X = g->sx, Y = g->sy, sw = g->sw, sh = g->sh;
+    switch (o) {
+    case 2: *x = W - (X + sw); *y = Y; *w = sw; *h = sh; break;
+    case 3: *x = W - (X + sw); *y = H - (Y + sh); *w = sw; *h = sh; break;
+    case 4: *x = X; *y = H - (Y + sh); *w = sw; *h = sh; break;
+    case 5: *x = Y; *y = X; *w = sh; *h = sw; break;
+    case 6: *x = Y; *y = H - (X + sw); *w = sh; *h = sw; break;
+    case 7: *x = W - (Y + sh); *y = H - (X + sw); *w = sh; *h = sw; break;
+    case 8: *x = W - (Y + sh); *y = X; *w = sh; *h = sw; break;
+    default: *x = X; *y = Y; *w = sw; *h = sh; break;
+    }
+}
+
+/* Smallest M in 1..8 whose M/8-scaled source still covers the destination. */
+static int pick_scale(double sw, double sh, int dw, int dh)
+{
+    for (int m = 1; m < 8; m++)
+        if (sw * m / 8.0 >= dw && sh * m / 8.0 >= dh) return m;
+    return 8;
+}
+
+static inline uint8_t muldiv255(unsigned a, unsigned b)
+{
+    unsigned t = a * b + 128;
+    return (uint8_t)(((t >> 8) + t) >> 8);
+}
+
+/* libjpeg CMYK scanline (Adobe files store it inverted) -> RGB, as Pillow. */
+static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, int n, int inverted, int gray)
+{
+    for (int i = 0; i < n; i++, in += 4) {
+        unsigned c = in[0], m = in[1], y = in[2], k = in[3];
+        if (!inverted) { c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k; }
+        uint8_t r = muldiv255(c, k), g = muldiv255(m, k), b = muldiv255(y, k);
+        if (gray) *out++ = (uint8_t)((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
+        else { *out++ = r; *out++ = g; *out++ = b; }
+    }
+}
+
+static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
+                       uint8_t *out, sp_result *res, int header_only)
+{
+    j_decompress_ptr cinfo = &d->cinfo;
+    sp_error_mgr *e = &d->err;
+    sp_geometry g;
+    sp_writer wr;
+    int status;
+
+    memset(res, 0, sizeof(*res));
+    res->orientation = 1;
+    e->strict = spec->strict;
+    e->warnings = 0;
+    e->first_warning = -1;
+    e->saw_eof = 0;
+    e->forced = 0;
+    e->first_msg[0] = e->error_msg[0] = '\0';
+
+    if (len == 0 || data == NULL) {
+        status = SP_ERR_EMPTY;
+        set_message(res, "empty input (0 bytes)");
+        goto fail;
+    }
+    if (data[0] != 0xFF || (len > 1 && data[1] != 0xD8)) {
+        status = SP_ERR_NOT_JPEG;
+        snprintf(res->message, SP_MESSAGE_LEN, "not a JPEG file: starts with 0x%02x 0x%02x",
+                 data[0], len > 1 ? data[1] : 0);
+        goto fail;
+    }
+
+    if (setjmp(e->jb)) {
+        status = classify(e);
+        set_message(res, e->error_msg);
+        res->warnings = e->warnings;
+        jpeg_abort_decompress(cinfo);
+        goto fail;
+    }
+
+    jpeg_mem_src(cinfo, data, (unsigned long)len);
+    jpeg_save_markers(cinfo, JPEG_APP0 + 1, spec->apply_exif ? 0xFFFF : 0);
+    jpeg_read_header(cinfo, TRUE);
+    res->src_w = (int)cinfo->image_width;
+    res->src_h = (int)cinfo->image_height;
+    if (spec->apply_exif) res->orientation = exif_orientation(cinfo);
+    if (header_only) {
+        jpeg_abort_decompress(cinfo);
+        res->status = SP_OK;
+        return SP_OK;
+    }
+
+    const int W = res->src_w, H = res->src_h, o = res->orientation;
+    if (spec->max_pixels > 0 && (int64_t)W * (int64_t)H > spec->max_pixels) {
+        e->forced = SP_ERR_TOO_LARGE;
+        snprintf(e->error_msg, sizeof(e->error_msg),
+                 "image of %dx%d = %lld pixels exceeds max_pixels=%lld (decompression-bomb guard)",
+                 W, H, (long long)W * H, (long long)spec->max_pixels);
+        longjmp(e->jb, 1);
+    }
+    const int transposed = o >= 5;
+    status = sp_compute_geometry(spec, transposed ? H : W, transposed ? W : H, &g);
+    if (status != SP_OK) {
+        e->forced = status;
+        snprintf(e->error_msg, sizeof(e->error_msg),
+                 "region of interest (x=%g, y=%g, w=%g, h=%g) is not inside the %dx%d image",
+                 spec->roi_x, spec->roi_y, spec->roi_w, spec->roi_h, transposed ? H : W, transposed ? W : H);
+        longjmp(e->jb, 1);
+    }
+    /* Raw-frame destination size: the display rectangle, transposed when the orientation is. */
+    const int rh = transposed ? g.dw : g.dh, rw = transposed ? g.dh : g.dw;
+    double sx, sy, sw, sh;
+    rect_to_raw(o, W, H, &g, &sx, &sy, &sw, &sh);
+
+    const int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+    const int gray_out = spec->colorspace == SP_COLOR_GRAY;
+    const int C = gray_out ? 1 : 3;
+    cinfo->out_color_space = cmyk ? JCS_CMYK : gray_out ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo->dct_method = spec->fast_dct ? JDCT_IFAST : JDCT_ISLOW;
+    cinfo->do_fancy_upsampling = spec->fast_upsample ? FALSE : TRUE;
+    cinfo->scale_num = (unsigned)pick_scale(sw, sh, rw, rh);
+    cinfo->scale_denom = 8;
+    jpeg_calc_output_dimensions(cinfo);
+    res->scale_num = (int)cinfo->scale_num;
+
+    const int Ws = (int)cinfo->output_width, Hs = (int)cinfo->output_height;
+    /* Scaled pixel i covers source pixels [i*8/M, (i+1)*8/M): the factor is exactly M/8
+     * (output_width = ceil(W*M/8) only rounds the partial last block up). */
+    const double kx = cinfo->scale_num / 8.0, ky = kx;
+    if (sp_filter_build(&d->fx, sx * kx, sw * kx, rw, Ws, spec->interp) != SP_OK ||
+        sp_filter_build(&d->fy, sy * ky, sh * ky, rh, Hs, spec->interp) != SP_OK) {
+        e->forced = SP_ERR_NOMEM;
+        snprintf(e->error_msg, sizeof(e->error_msg), "out of memory building resize filters");
+        longjmp(e->jb, 1);
+    }
+
+    jpeg_start_decompress(cinfo);
+
+    /* Crop columns to what the filter reads (plus a margin, so "fancy" chroma
+     * upsampling at the crop edges does not touch pixels we use). */
+    JDIMENSION xoff = 0, cw = (JDIMENSION)Ws;
+    {
+        int c0 = d->fx.lo - 2, c1 = d->fx.hi + 2;
+        if (c0 < 0) c0 = 0;
+        if (c1 > Ws) c1 = Ws;
+        if (c0 > 0 || c1 < Ws) {
+            xoff = (JDIMENSION)c0;
+            cw = (JDIMENSION)(c1 - c0);
+            jpeg_crop_scanline(cinfo, &xoff, &cw);
+        }
+    }
+    sp_filter_shift(&d->fx, (int)xoff);
+    res->cols_decoded = (int)cinfo->output_width;
+
+    const int comps = cinfo->output_components;
+    const size_t row_bytes = (size_t)cinfo->output_width * (size_t)comps;
+    const int ring_rows = d->fy.taps;
+    const size_t hlen = (size_t)rw * (size_t)C;
+    if (!grow((void **)&d->rows, &d->rows_cap, row_bytes * SP_READ_ROWS) ||
+        !grow((void **)&d->conv, &d->conv_cap, (size_t)cinfo->output_width * 3) ||
+        !grow((void **)&d->ring, &d->ring_cap, sizeof(float) * hlen * (size_t)ring_rows) ||
+        !grow((void **)&d->vrow, &d->vrow_cap, sizeof(float) * hlen) ||
+        !grow((void **)&d->vptrs, &d->vptrs_cap, sizeof(float *) * (size_t)ring_rows)) {
+        e->forced = SP_ERR_NOMEM;
+        snprintf(e->error_msg, sizeof(e->error_msg), "out of memory allocating row buffers");
+        longjmp(e->jb, 1);
+    }
+
+    if (g.dx > 0 || g.dy > 0 || g.dw < spec->out_w || g.dh < spec->out_h) sp_fill_frame(spec, out);
+    sp_writer_init(&wr, spec, out, C, o, g.dy, g.dx, rh, rw);
+
+    if (d->fy.lo > 0) jpeg_skip_scanlines(cinfo, (JDIMENSION)d->fy.lo);
+
+    JSAMPROW ptrs[SP_READ_ROWS];
+    int y = d->fy.lo, oy = 0;
+    const int stop = d->fy.hi;
+    for (int i = 0; i < SP_READ_ROWS; i++) ptrs[i] = d->rows + (size_t)i * row_bytes;
+    while (y < stop) {
+        int want = stop - y < SP_READ_ROWS ? stop - y : SP_READ_ROWS;
+        int got = (int)jpeg_read_scanlines(cinfo, ptrs, (JDIMENSION)want);
+        if (got <= 0) {
+            e->forced = SP_ERR_TRUNCATED;
+            snprintf(e->error_msg, sizeof(e->error_msg), "decoder produced no rows at row %d", y);
+            longjmp(e->jb, 1);
+        }
+        for (int i = 0; i < got; i++, y++) {
+            const uint8_t *src = ptrs[i];
+            if (cmyk) {
+                cmyk_to_rgb(src, d->conv, (int)cinfo->output_width, cinfo->saw_Adobe_marker, gray_out);
+                src = d->conv;
+            }
+            sp_hpass(src, C, &d->fx, d->ring + (size_t)(y % ring_rows) * hlen);
+            /* Emit every output row whose window is now complete. */
+            while (oy < rh && d->fy.start[oy] + d->fy.count[oy] <= y + 1) {
+                const int n = d->fy.count[oy];
+                for (int k = 0; k < n; k++)
+                    d->vptrs[k] = d->ring + (size_t)((d->fy.start[oy] + k) % ring_rows) * hlen;
+                sp_vpass(d->vptrs, d->fy.w + (size_t)oy * d->fy.taps, n, (int)hlen, d->vrow);
+                sp_write_row(&wr, oy, d->vrow, rw);
+                oy++;
+            }
+        }
+    }
+    res->rows_decoded = stop - d->fy.lo;
+    res->warnings = e->warnings;
+    jpeg_abort_decompress(cinfo); /* stop early: rows past the last one needed are never decoded */
+    if (e->warnings) {
+        set_message(res, e->first_msg);
+        res->status = SP_WARNING;
+        return SP_WARNING;
+    }
+    res->status = SP_OK;
+    return SP_OK;
+
+fail:
+    res->status = status;
+    if (out && spec) sp_fill_frame(spec, out);
+    return status;
+}
+
+int sp_jpeg_decode(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
+                   uint8_t *out, sp_result *res)
+{
+    if (!d || !spec || !out || !res) return SP_ERR_INVALID;
+    return decode_impl(d, data, len, spec, out, res, 0);
+}
+
+int sp_jpeg_probe(sp_jpeg_decoder *d, const uint8_t *data, size_t len, int apply_exif, sp_result *res)
+{
+    sp_spec spec;
+    if (!d || !res) return SP_ERR_INVALID;
+    memset(&spec, 0, sizeof(spec));
+    spec.apply_exif = apply_exif;
+    spec.strict = 0;
+    return decode_impl(d, data, len, &spec, NULL, res, 1);
+}
+
+struct sp_jpeg_batch {
+    sp_pool *pool;
+    int nthreads;
+    sp_jpeg_decoder **decoders;
+};
+
+typedef struct {
+    sp_jpeg_batch *b;
+    const uint8_t *const *data;
+    const size_t *lens;
+    const sp_spec *spec;
+    uint8_t *out;
+    size_t stride;
+    sp_result *results;
+} batch_job;
+
+static void batch_item(void *ctx, int worker, int i)
+{
+    batch_job *j = ctx;
+    sp_jpeg_decode(j->b->decoders[worker], j->data[i], j->lens[i], j->spec, j->out + (size_t)i * j->stride,
+                   &j->results[i]);
+}
+
+sp_jpeg_batch *sp_jpeg_batch_new(int nthreads)
+{
+    sp_jpeg_batch *b = calloc(1, sizeof(*b));
+    if (!b) return NULL;
+    b->pool = sp_pool_new(nthreads);
+    if (!b->pool) { free(b); return NULL; }
+    b->nthreads = sp_pool_threads(b->pool);
+    b->decoders = calloc((size_t)b->nthreads, sizeof(*b->decoders));
+    if (!b->decoders) { sp_jpeg_batch_free(b); return NULL; }
+    for (int t = 0; t < b->nthreads; t++) {
+        b->decoders[t] = sp_jpeg_decoder_new();
+        if (!b->decoders[t]) { sp_jpeg_batch_free(b); return NULL; }
+    }
+    return b;
+}
+
+int sp_jpeg_batch_threads(const sp_jpeg_batch *b) { return b->nthreads; }
+
+void sp_jpeg_batch_free(sp_jpeg_batch *b)
+{
+    if (!b) return;
+    sp_pool_free(b->pool);
+    if (b->decoders)
+        for (int t = 0; t < b->nthreads; t++) sp_jpeg_decoder_free(b->decoders[t]);
+    free(b->decoders);
+    free(b);
+}
+
+int sp_jpeg_decode_batch(sp_jpeg_batch *b, int n, const uint8_t *const *data, const size_t *lens,
+                         const sp_spec *spec, uint8_t *out, size_t stride, sp_result *results)
+{
+    batch_job j = {b, data, lens, spec, out, stride, results};
+    int failed = 0;
+    if (!b || n < 0 || (n > 0 && (!data || !lens || !spec || !out || !results)) || stride < sp_frame_bytes(spec))
+        return -SP_ERR_INVALID;
+    sp_pool_run(b->pool, batch_item, &j, n);
+    for (int i = 0; i < n; i++) failed += results[i].status >= SP_ERR_EMPTY;
+    return failed;
+}

@@ -1,0 +1,166 @@
+"""Thin wrapper over ``smolplug._native``: the only module that touches ``lib``.
+
+Single decodes use one native decoder per Python thread; batch decodes use one
+persistent native thread pool per thread count (one libjpeg handle per pool
+thread). cffi releases the GIL for every call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._native import ffi, lib  # raises ImportError when the extension is missing
+from .geometry import Geometry
+from .spec import FrameSpec
+
+_RESIZE = {"exact": 0, "shorter-side-crop": 1, "letterbox": 2}
+_COLOR = {"RGB": 0, "BGR": 1, "GRAY": 2}
+_INTERP = {"area": 0, "bilinear": 1}
+_LAYOUT = {"NCHW": 0, "NHWC": 1}
+_DTYPE = {"uint8": 0, "float16": 1, "float32": 2}
+
+
+def make_spec(spec: FrameSpec, *, strict: bool, max_pixels: int | None, fastdct: bool,
+              fastupsample: bool) -> Any:
+    """The native ``sp_spec`` for a FrameSpec plus decoder options."""
+    c = ffi.new("sp_spec *")
+    c.out_h, c.out_w = spec.height, spec.width
+    c.resize = _RESIZE[spec.resize]
+    c.shorter_side = spec.shorter_side or 0
+    if spec.roi is not None:
+        c.has_roi = 1
+        c.roi_x, c.roi_y, c.roi_w, c.roi_h = spec.roi
+    c.colorspace = _COLOR[spec.colorspace]
+    c.interp = _INTERP[spec.interpolation]
+    c.layout = _LAYOUT[spec.layout]
+    c.dtype = _DTYPE[spec.dtype]
+    scale, bias = spec.affine()
+    for i in range(spec.channels):
+        c.scale[i], c.bias[i] = scale[i], bias[i]
+    c.fill = spec.fill
+    c.apply_exif = int(spec.exif_orientation)
+    c.strict = int(strict)
+    c.fast_dct = int(fastdct)
+    c.fast_upsample = int(fastupsample)
+    c.max_pixels = max_pixels or 0
+    return c
+
+
+class _Local(threading.local):
+    decoder: Any = None
+
+
+_local = _Local()
+
+
+def _thread_decoder() -> Any:
+    if _local.decoder is None:
+        d = lib.sp_jpeg_decoder_new()
+        if d == ffi.NULL:
+            raise MemoryError("could not allocate a JPEG decoder")
+        _local.decoder = ffi.gc(d, lib.sp_jpeg_decoder_free)
+    return _local.decoder
+
+
+def result_dict(r: Any) -> dict[str, Any]:
+    return {
+        "status": r.status,
+        "warnings": r.warnings,
+        "src_w": r.src_w,
+        "src_h": r.src_h,
+        "scale_num": r.scale_num,
+        "orientation": r.orientation,
+        "rows_decoded": r.rows_decoded,
+        "cols_decoded": r.cols_decoded,
+        "message": ffi.string(r.message).decode("utf-8", "replace"),
+    }
+
+
+def decode_into(data: Any, cspec: Any, out: np.ndarray) -> dict[str, Any]:
+    """Decode one image into ``out`` (a C-contiguous frame buffer)."""
+    src = ffi.from_buffer("uint8_t[]", data)
+    dst = ffi.from_buffer("uint8_t[]", out, require_writable=True)
+    res = ffi.new("sp_result *")
+    lib.sp_jpeg_decode(_thread_decoder(), src, len(src), cspec, dst, res)
+    return result_dict(res)
+
+
+def probe(data: Any, apply_exif: bool) -> dict[str, Any]:
+    src = ffi.from_buffer("uint8_t[]", data)
+    res = ffi.new("sp_result *")
+    lib.sp_jpeg_probe(_thread_decoder(), src, len(src), int(apply_exif), res)
+    return result_dict(res)
+
+
+class _Pools:
+    """One native pool per thread count, created on first use; reset in forked children."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[int, Any] = {}
+
+    def get(self, threads: int) -> Any:
+        with self._lock:
+            pool = self._pools.get(threads)
+            if pool is None:
+                raw = lib.sp_jpeg_batch_new(threads)
+                if raw == ffi.NULL:
+                    raise MemoryError(f"could not start a {threads}-thread decoder pool")
+                pool = self._pools[threads] = ffi.gc(raw, lib.sp_jpeg_batch_free)
+            return pool
+
+    def forget_after_fork(self) -> None:
+        # The pool threads do not exist in a forked child: drop the handles without
+        # freeing them (joining would block forever).
+        for pool in self._pools.values():
+            ffi.gc(pool, None)
+        self._pools = {}
+        self._lock = threading.Lock()
+
+
+_pools = _Pools()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pools.forget_after_fork)
+
+
+def decode_batch_into(items: Sequence[Any], valid: Sequence[bool], cspec: Any, out: np.ndarray,
+                      threads: int) -> list[dict[str, Any]]:
+    """Decode ``items`` into ``out[i]`` in one native call; invalid items get an empty slot."""
+    n = len(items)
+    pool = _pools.get(threads)
+    ptrs = ffi.new("const uint8_t *[]", max(n, 1))
+    lens = ffi.new("size_t[]", max(n, 1))
+    keep = []
+    for i, item in enumerate(items):
+        if valid[i]:
+            buf = ffi.from_buffer("uint8_t[]", item)
+            keep.append(buf)
+            ptrs[i] = buf
+            lens[i] = len(buf)
+    results = ffi.new("sp_result[]", max(n, 1))
+    dst = ffi.from_buffer("uint8_t[]", out, require_writable=True)
+    stride = out.strides[0] if n else 0
+    rc = lib.sp_jpeg_decode_batch(pool, n, ptrs, lens, cspec, dst, stride, results)
+    if rc < 0:
+        raise RuntimeError(f"native batch decode rejected its arguments (code {-rc})")
+    del keep
+    return [result_dict(results[i]) for i in range(n)]
+
+
+def pool_threads(threads: int) -> int:
+    return int(lib.sp_jpeg_batch_threads(_pools.get(threads)))
+
+
+def native_geometry(spec: FrameSpec, w: int, h: int) -> Geometry | int:
+    """Geometry computed by the C code (for cross-checking the Python twin)."""
+    cspec = make_spec(spec, strict=True, max_pixels=None, fastdct=False, fastupsample=False)
+    g = ffi.new("sp_geometry *")
+    rc = lib.sp_compute_geometry(cspec, w, h, g)
+    if rc != 0:
+        return int(rc)
+    return Geometry(g.sx, g.sy, g.sw, g.sh, g.dx, g.dy, g.dw, g.dh)

@@ -1,0 +1,149 @@
+"""Pure-Python fallback decoder: Pillow's ``draft`` mode (DCT scaling 1/1..1/8) +
+``resize(box=...)``. Same results contract as the native decoder, slower; used
+only when the compiled extension cannot be imported."""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import Status
+from .geometry import compute_geometry
+from .spec import FrameSpec
+
+Image.MAX_IMAGE_PIXELS = None  # smolplug applies its own max_pixels guard
+
+# EXIF orientation -> numpy transform of the raw-frame patch into display order.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _raw_rect(o: int, W: int, H: int, g: Any) -> tuple[float, float, float, float]:
+    X, Y, sw, sh = g.sx, g.sy, g.sw, g.sh
+    return {
+        1: (X, Y, sw, sh),
+        2: (W - (X + sw), Y, sw, sh),
+        3: (W - (X + sw), H - (Y + sh), sw, sh),
+        4: (X, H - (Y + sh), sw, sh),
+        5: (Y, X, sh, sw),
+        6: (Y, H - (X + sw), sh, sw),
+        7: (W - (Y + sh), H - (X + sw), sh, sw),
+        8: (W - (Y + sh), X, sh, sw),
+    }[o]
+
+
+def _result(status: Status, message: str = "", **kw: Any) -> dict[str, Any]:
+    base = {"status": int(status), "warnings": 0, "src_w": 0, "src_h": 0, "scale_num": 8,
+            "orientation": 1, "rows_decoded": 0, "cols_decoded": 0, "message": message}
+    base.update(kw)
+    return base
+
+
+def _fill(spec: FrameSpec, out: np.ndarray) -> None:
+    scale, bias = spec.affine()
+    for c in range(spec.channels):
+        v = spec.fill * scale[c] + bias[c]
+        if spec.dtype == "uint8":
+            v = int(min(max(v + 0.5, 0), 255))
+        if spec.layout == "NCHW":
+            out[c] = v
+        else:
+            out[..., c] = v
+
+
+def probe(data: Any, apply_exif: bool) -> dict[str, Any]:
+    try:
+        img = Image.open(io.BytesIO(bytes(data)))
+        o = img.getexif().get(0x0112, 1) if apply_exif else 1
+        return _result(Status.OK, src_w=img.width, src_h=img.height, orientation=o if 1 <= o <= 8 else 1)
+    except Exception as exc:  # noqa: BLE001 - reported as a status
+        return _result(_classify(bytes(data), exc), str(exc))
+
+
+def _classify(data: bytes, exc: BaseException) -> Status:
+    if not data:
+        return Status.EMPTY
+    if data[:1] != b"\xff" or (len(data) > 1 and data[1:2] != b"\xd8"):
+        return Status.NOT_JPEG
+    text = str(exc).lower()
+    if "truncated" in text or "premature" in text:
+        return Status.TRUNCATED
+    if "unsupported" in text or "not supported" in text or "precision" in text:
+        return Status.UNSUPPORTED
+    return Status.CORRUPT
+
+
+def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, max_pixels: int | None,
+                **_ignored: Any) -> dict[str, Any]:
+    raw = bytes(data)
+    _fill(spec, out)
+    if not raw:
+        return _result(Status.EMPTY, "empty input (0 bytes)")
+    if raw[:1] != b"\xff" or (len(raw) > 1 and raw[1:2] != b"\xd8"):
+        return _result(Status.NOT_JPEG, f"not a JPEG file: starts with {raw[:2]!r}")
+    try:
+        img = Image.open(io.BytesIO(raw))
+        if img.format != "JPEG":
+            return _result(Status.NOT_JPEG, f"not a JPEG file ({img.format})")
+        W, H = img.size
+        if max_pixels and W * H > max_pixels:
+            return _result(Status.TOO_LARGE, f"image of {W}x{H} = {W * H} pixels exceeds max_pixels={max_pixels}",
+                           src_w=W, src_h=H)
+        o = img.getexif().get(0x0112, 1) if spec.exif_orientation else 1
+        o = o if 1 <= o <= 8 else 1
+        t = o >= 5
+        try:
+            g = compute_geometry(spec, H if t else W, W if t else H)
+        except ValueError as exc:
+            return _result(Status.ROI_OUT_OF_BOUNDS, str(exc), src_w=W, src_h=H, orientation=o)
+        rh, rw = (g.dw, g.dh) if t else (g.dh, g.dw)
+        sx, sy, sw, sh = _raw_rect(o, W, H, g)
+        mode = "L" if spec.colorspace == "GRAY" else "RGB"
+        need = (math.ceil(rw * W / sw), math.ceil(rh * H / sh))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if img.mode in ("RGB", "L"):
+                img.draft(mode, need)
+            kx, ky = img.width / W, img.height / H
+            img.load()
+        if caught and strict:
+            return _result(Status.CORRUPT, str(caught[0].message), src_w=W, src_h=H)
+        if img.mode != mode:
+            img = img.convert(mode)
+        box = (sx * kx, sy * ky, (sx + sw) * kx, (sy + sh) * ky)
+        resample = Image.Resampling.BOX if spec.interpolation == "area" else Image.Resampling.BILINEAR
+        patch = np.asarray(img.resize((rw, rh), resample, box=box), dtype=np.float32)
+        if patch.ndim == 2:
+            patch = patch[:, :, None]
+        if o != 1:
+            patch = _ORIENT[o](patch)
+        if spec.colorspace == "BGR":
+            patch = patch[:, :, ::-1]
+        scale, bias = spec.affine()
+        patch = patch * np.asarray(scale, np.float32) + np.asarray(bias, np.float32)
+        if spec.dtype == "uint8":
+            patch = np.clip(np.floor(patch + 0.5), 0, 255)
+        ys, xs = slice(g.dy, g.dy + g.dh), slice(g.dx, g.dx + g.dw)
+        if spec.layout == "NCHW":
+            out[:, ys, xs] = patch.transpose(2, 0, 1)
+        else:
+            out[ys, xs, :] = patch
+        scale_num = round(8 * kx)
+        return _result(Status.OK, src_w=W, src_h=H, scale_num=scale_num, orientation=o, rows_decoded=img.height,
+                       cols_decoded=img.width)
+    except OSError as exc:
+        return _result(_classify(raw, exc), str(exc))
+    except Exception as exc:  # noqa: BLE001 - any Pillow failure is a per-item status
+        return _result(_classify(raw, exc), f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,288 @@
+"""Public JPEG API: decode straight into model-ready frames.
+
+The native backend (libjpeg-turbo via cffi) is used when ``smolplug._native``
+imports; otherwise a Pillow ``draft``-mode fallback with the same contract runs,
+after one warning.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import DecodeWarning, InvalidInputError, SpecError, Status, error_for
+from .spec import FrameSpec
+
+try:
+    from . import _native_jpeg as _native
+except ImportError as _exc:  # pragma: no cover - exercised by test_fallback in a subprocess
+    _native = None
+    _NATIVE_ERROR: str | None = f"{type(_exc).__name__}: {_exc}"
+else:
+    _NATIVE_ERROR = None
+
+from . import _pillow_jpeg as _pillow
+
+#: Default decompression-bomb guard (Pillow's error threshold: 2 x 89,478,485 pixels).
+DEFAULT_MAX_PIXELS = 178_956_970
+_warned_fallback = False
+
+OnError = Literal["raise", "skip"]
+
+
+def native_available() -> bool:
+    """True when the compiled decoder is in use."""
+    return _native is not None
+
+
+def backend() -> str:
+    """``"native"`` or ``"pillow"`` (the fallback)."""
+    return "native" if _native is not None else "pillow"
+
+
+def native_error() -> str | None:
+    """Why the native extension did not import (None when it did)."""
+    return _NATIVE_ERROR
+
+
+def _use_fallback() -> None:
+    global _warned_fallback
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            f"smolplug's native decoder is unavailable ({_NATIVE_ERROR}); using the slower Pillow fallback. "
+            "Reinstall smolplug with libjpeg-turbo headers present (Debian: apt-get install "
+            "libjpeg62-turbo-dev) to build it.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def default_threads() -> int:
+    """Worker threads for batch calls: ``SMOLPLUG_THREADS`` or the usable cores."""
+    env = os.environ.get("SMOLPLUG_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise SpecError(f"SMOLPLUG_THREADS must be an integer, got {env!r}") from None
+        if n < 1:
+            raise SpecError(f"SMOLPLUG_THREADS must be >= 1, got {n}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _is_bytes_like(item: Any) -> bool:
+    try:
+        m = memoryview(item)
+    except TypeError:
+        return False
+    return m.contiguous
+
+
+def _check_out(out: np.ndarray, spec: FrameSpec, n: int) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise SpecError(f"out must be a numpy array, got {type(out).__name__}")
+    want = spec.batch_shape(n)
+    if out.shape != want or out.dtype != spec.numpy_dtype:
+        raise SpecError(f"out has shape {out.shape} {out.dtype}, the spec needs {want} {spec.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise SpecError("out must be C-contiguous and writable")
+    return out
+
+
+def _options(strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool) -> dict[str, Any]:
+    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 1):
+        raise SpecError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    return {"strict": bool(strict), "max_pixels": max_pixels, "fastdct": bool(fastdct),
+            "fastupsample": bool(fastupsample)}
+
+
+def decode_jpeg(
+    data: bytes | bytearray | memoryview | np.ndarray,
+    spec: FrameSpec,
+    *,
+    out: np.ndarray | None = None,
+    strict: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    fastdct: bool = False,
+    fastupsample: bool = False,
+) -> np.ndarray:
+    """Decode one JPEG into a frame shaped and encoded as ``spec`` says.
+
+    Only what the output needs is decoded: the smallest DCT scale M/8 that still
+    covers the (ROI of the) image at the output size, only the needed columns and
+    rows; resize, normalisation, layout and dtype happen in the same pass.
+
+    :param data: the compressed image (any contiguous bytes-like object).
+    :param spec: output geometry and encoding.
+    :param out: optional preallocated frame (``spec.frame_shape``, ``spec.dtype``).
+    :param strict: treat libjpeg warnings (truncation, corrupt segments) as errors;
+        with ``strict=False`` damaged images decode and a :class:`DecodeWarning` is issued.
+    :param max_pixels: refuse images with more pixels (decompression-bomb guard); None disables.
+    :param fastdct: use libjpeg's fast integer IDCT (less accurate, only affects full scale).
+    :param fastupsample: plain chroma replication instead of smooth upsampling.
+    :returns: the frame (``out`` when given).
+    :raises DecodeError: a subclass naming the reason (``EmptyInputError``,
+        ``NotJPEGError``, ``TruncatedError``, ``CorruptDataError``,
+        ``UnsupportedFormatError``, ``DecompressionBombError``, ``RegionOutOfBoundsError``).
+    """
+    if not isinstance(spec, FrameSpec):
+        raise SpecError(f"spec must be a FrameSpec, got {type(spec).__name__}")
+    if not _is_bytes_like(data):
+        raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
+    opts = _options(strict, max_pixels, fastdct, fastupsample)
+    frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out[None], spec, 1)[0]
+    if _native is not None:
+        res = _native.decode_into(data, _native.make_spec(spec, **opts), frame)
+    else:
+        _use_fallback()
+        res = _pillow.decode_into(data, spec, frame, **opts)
+    status = Status(res["status"])
+    if not status.ok:
+        raise error_for(status, res["message"])
+    if status == Status.WARNING:
+        warnings.warn(DecodeWarning(res["message"]), stacklevel=2)
+    return frame
+
+
+@dataclass
+class DecodedBatch:
+    """Frames of a batch call plus the outcome of every item.
+
+    ``data[i]`` holds item *i*'s frame when ``status[i]`` is OK or WARNING;
+    otherwise it is filled with the padding value and ``messages[i]`` says why.
+    No item is ever dropped: ``len(status) == len(items)``.
+    """
+
+    data: np.ndarray
+    status: np.ndarray  #: int8 :class:`Status` codes, one per item
+    messages: list[str]
+    source_sizes: np.ndarray  #: (N, 2) stored (height, width); 0 when unknown
+    scales: np.ndarray  #: DCT scale numerator M (scale M/8) used per item
+    rows_decoded: np.ndarray = field(repr=False)  #: scanlines produced per item (partial decoding shows here)
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of items whose pixels were delivered."""
+        return self.status <= Status.WARNING
+
+    @property
+    def failed(self) -> list[int]:
+        """Indices of items that could not be decoded."""
+        return [int(i) for i in np.flatnonzero(self.status > Status.WARNING)]
+
+    def errors(self) -> list[tuple[int, Status, str]]:
+        """(index, status, reason) for every item that failed or warned."""
+        return [(int(i), Status(int(self.status[i])), self.messages[i]) for i in np.flatnonzero(self.status)]
+
+    def raise_for_status(self) -> None:
+        """Raise the first failed item's error (with ``.index`` and a count of the others)."""
+        bad = self.failed
+        if bad:
+            i = bad[0]
+            more = f" ({len(bad) - 1} more item(s) failed)" if len(bad) > 1 else ""
+            exc = error_for(int(self.status[i]), f"item {i}: {self.messages[i]}{more}", index=i)
+            exc.batch = self  # type: ignore[attr-defined]
+            raise exc
+
+
+def decode_jpeg_batch(
+    items: Sequence[bytes | bytearray | memoryview | np.ndarray],
+    spec: FrameSpec,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+    on_error: OnError = "raise",
+    *,
+    strict: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    fastdct: bool = False,
+    fastupsample: bool = False,
+) -> DecodedBatch:
+    """Decode N JPEGs into one (N, C, H, W) or (N, H, W, C) array in one native call.
+
+    Items are spread over a pool of native threads (one libjpeg handle each); the
+    GIL is released for the whole batch. One bad image never aborts the batch.
+
+    :param items: compressed images (contiguous bytes-like objects).
+    :param spec: output geometry and encoding, shared by every item.
+    :param out: optional preallocated ``spec.batch_shape(len(items))`` array.
+    :param threads: native threads (default: :func:`default_threads`).
+    :param on_error: ``"raise"``: after the batch, raise the first failed item's
+        error; ``"skip"``: return, with per-item ``status``/``messages``.
+    :param strict: see :func:`decode_jpeg`; with ``strict=False`` damaged items get
+        status WARNING and their message.
+    :param max_pixels: per-item decompression-bomb guard.
+    :returns: a :class:`DecodedBatch`.
+    """
+    if not isinstance(spec, FrameSpec):
+        raise SpecError(f"spec must be a FrameSpec, got {type(spec).__name__}")
+    if on_error not in ("raise", "skip"):
+        raise SpecError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if isinstance(items, (bytes, bytearray, memoryview, np.ndarray)):
+        raise SpecError("items must be a sequence of images; wrap a single image in a list or use decode_jpeg()")
+    items = list(items)
+    n = len(items)
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise SpecError(f"threads must be a positive integer, got {threads!r}")
+    opts = _options(strict, max_pixels, fastdct, fastupsample)
+    data = spec.allocate(n) if out is None else _check_out(out, spec, n)
+    valid = [_is_bytes_like(it) for it in items]
+
+    if _native is not None and n:
+        results = _native.decode_batch_into(items, valid, _native.make_spec(spec, **opts), data,
+                                            min(threads, n))
+    else:
+        if _native is None:
+            _use_fallback()
+        results = [_pillow.decode_into(it, spec, data[i], **opts) if valid[i] else None
+                   for i, it in enumerate(items)]
+    status = np.empty(n, np.int8)
+    messages: list[str] = []
+    sizes = np.zeros((n, 2), np.int32)
+    scales = np.zeros(n, np.int8)
+    rows = np.zeros(n, np.int32)
+    for i, r in enumerate(results):
+        if not valid[i]:
+            status[i] = Status.INVALID_INPUT
+            messages.append(f"item is not a contiguous bytes-like object (got {type(items[i]).__name__})")
+            continue
+        status[i] = r["status"]
+        messages.append(r["message"])
+        sizes[i] = (r["src_h"], r["src_w"])
+        scales[i] = r["scale_num"]
+        rows[i] = r["rows_decoded"]
+    batch = DecodedBatch(data, status, messages, sizes, scales, rows)
+    if on_error == "raise":
+        batch.raise_for_status()
+    return batch
+
+
+@dataclass(frozen=True)
+class JpegInfo:
+    width: int  #: stored width
+    height: int  #: stored height
+    orientation: int  #: EXIF orientation (1 when absent)
+
+
+def probe_jpeg(data: bytes | bytearray | memoryview | np.ndarray) -> JpegInfo:
+    """Read a JPEG's header only: size and EXIF orientation."""
+    if not _is_bytes_like(data):
+        raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
+    res = _native.probe(data, True) if _native is not None else _pillow.probe(data, True)
+    if not Status(res["status"]).ok:
+        raise error_for(res["status"], res["message"])
+    return JpegInfo(res["src_w"], res["src_h"], res["orientation"])

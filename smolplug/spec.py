@@ -1,0 +1,184 @@
+"""Request types: what a model needs from each frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .errors import SpecError
+
+ResizePolicy = Literal["exact", "shorter-side-crop", "letterbox"]
+Colorspace = Literal["RGB", "BGR", "GRAY"]
+Layout = Literal["NCHW", "NHWC"]
+DType = Literal["uint8", "float16", "float32"]
+Interpolation = Literal["area", "bilinear"]
+
+RESIZE_POLICIES = ("exact", "shorter-side-crop", "letterbox")
+COLORSPACES = ("RGB", "BGR", "GRAY")
+LAYOUTS = ("NCHW", "NHWC")
+DTYPES = ("uint8", "float16", "float32")
+INTERPOLATIONS = ("area", "bilinear")
+MAX_SIDE = 65500  # JPEG's own limit on a dimension
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise SpecError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 < value <= MAX_SIDE:
+        raise SpecError(f"{name} must be an integer in 1..{MAX_SIDE}, got {value!r}")
+
+
+def _channel_tuple(name: str, value: object, channels: int) -> tuple[float, ...]:
+    if isinstance(value, (int, float)):
+        value = (value,)
+    try:
+        items = tuple(float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise SpecError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
+    if len(items) == 1:
+        items = items * channels
+    if len(items) != channels:
+        raise SpecError(f"{name} has {len(items)} values but the colorspace has {channels} channel(s)")
+    if not all(math.isfinite(v) for v in items):
+        raise SpecError(f"{name} must be finite, got {items!r}")
+    return items
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """Output geometry and encoding of every frame handed to a model.
+
+    Validated at construction; invalid values raise :class:`~smolplug.SpecError`.
+
+    :param height: output height in pixels.
+    :param width: output width in pixels.
+    :param resize: ``"exact"`` stretches the source (or ROI) to height x width;
+        ``"shorter-side-crop"`` resizes the shorter side to ``shorter_side`` keeping the
+        aspect ratio, then centre-crops height x width (torchvision's ``Resize`` +
+        ``CenterCrop``, zero padding when the crop is larger); ``"letterbox"`` fits the
+        whole source inside, centred, padding with ``fill``.
+    :param shorter_side: resize target of the shorter side for ``"shorter-side-crop"``
+        (default: ``max(height, width)``, i.e. a plain centre crop).
+    :param roi: region of interest ``(x, y, w, h)`` in source pixels (after EXIF
+        orientation when that is applied); only this region is decoded.
+    :param colorspace: ``"RGB"``, ``"BGR"`` or ``"GRAY"`` (ITU-R 601 luma).
+    :param mean: per-channel mean, or None for no normalisation.
+    :param std: per-channel standard deviation (with ``mean``).
+    :param value_scale: pixels (0..255) are multiplied by this before ``(x - mean) / std``;
+        1/255 gives torchvision's convention, 1.0 normalises raw 0..255 values.
+    :param layout: ``"NCHW"`` (planar) or ``"NHWC"`` (interleaved).
+    :param dtype: ``"uint8"``, ``"float16"`` or ``"float32"``; uint8 cannot be normalised.
+    :param interpolation: ``"area"`` (box filter) or ``"bilinear"`` (triangle filter);
+        both antialias when downscaling, as Pillow's ``resize`` does.
+    :param fill: padding value in pixel units (0..255), normalised like any pixel.
+    :param exif_orientation: rotate/flip per the EXIF orientation tag (off by default,
+        as in Pillow, OpenCV's ``IMREAD_IGNORE_ORIENTATION`` and simplejpeg).
+    """
+
+    height: int
+    width: int
+    resize: ResizePolicy = "exact"
+    shorter_side: int | None = None
+    roi: tuple[float, float, float, float] | None = None
+    colorspace: Colorspace = "RGB"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    value_scale: float = 1.0 / 255.0
+    layout: Layout = "NCHW"
+    dtype: DType = "float32"
+    interpolation: Interpolation = "area"
+    fill: float = 0.0
+    exif_orientation: bool = False
+
+    def __post_init__(self) -> None:
+        _positive_int("height", self.height)
+        _positive_int("width", self.width)
+        _choice("resize", self.resize, RESIZE_POLICIES)
+        _choice("colorspace", self.colorspace, COLORSPACES)
+        _choice("layout", self.layout, LAYOUTS)
+        _choice("dtype", self.dtype, DTYPES)
+        _choice("interpolation", self.interpolation, INTERPOLATIONS)
+        if self.shorter_side is not None:
+            if self.resize != "shorter-side-crop":
+                raise SpecError("shorter_side only applies to resize='shorter-side-crop'")
+            _positive_int("shorter_side", self.shorter_side)
+        if self.roi is not None:
+            try:
+                roi = tuple(float(v) for v in self.roi)
+            except (TypeError, ValueError):
+                raise SpecError(f"roi must be (x, y, w, h), got {self.roi!r}") from None
+            if len(roi) != 4 or not all(math.isfinite(v) for v in roi):
+                raise SpecError(f"roi must be four finite numbers (x, y, w, h), got {self.roi!r}")
+            if roi[0] < 0 or roi[1] < 0 or roi[2] <= 0 or roi[3] <= 0:
+                raise SpecError(f"roi needs x, y >= 0 and w, h > 0, got {self.roi!r}")
+            object.__setattr__(self, "roi", roi)
+        if (self.mean is None) != (self.std is None):
+            raise SpecError("mean and std must be given together (or neither)")
+        if self.mean is not None:
+            if self.dtype == "uint8":
+                raise SpecError("a uint8 output cannot be normalised: use float16/float32 or drop mean/std")
+            object.__setattr__(self, "mean", _channel_tuple("mean", self.mean, self.channels))
+            std = _channel_tuple("std", self.std, self.channels)
+            if any(s == 0 for s in std):
+                raise SpecError("std must be non-zero")
+            object.__setattr__(self, "std", std)
+        if not (isinstance(self.value_scale, (int, float)) and math.isfinite(self.value_scale)
+                and self.value_scale > 0):
+            raise SpecError(f"value_scale must be a positive finite number, got {self.value_scale!r}")
+        if not (isinstance(self.fill, (int, float)) and 0 <= self.fill <= 255):
+            raise SpecError(f"fill must be a pixel value in 0..255, got {self.fill!r}")
+        if not isinstance(self.exif_orientation, bool):
+            raise SpecError("exif_orientation must be a bool")
+
+    @classmethod
+    def imagenet(cls, size: int = 224, resize_to: int = 256, **changes: object) -> FrameSpec:
+        """The classic ImageNet eval transform: shorter side 256, centre crop 224, mean/std, NCHW float32."""
+        base = dict(resize="shorter-side-crop", shorter_side=resize_to, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        base.update(changes)
+        return cls(size, size, **base)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> FrameSpec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.colorspace == "GRAY" else 3
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """Shape of one frame: (C, H, W) or (H, W, C)."""
+        if self.layout == "NCHW":
+            return (self.channels, self.height, self.width)
+        return (self.height, self.width, self.channels)
+
+    def batch_shape(self, n: int) -> tuple[int, int, int, int]:
+        return (n, *self.frame_shape)
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    def affine(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per output channel (scale, bias) with ``out = pixel * scale + bias``, pixel in 0..255."""
+        c = self.channels
+        if self.mean is None or self.std is None:
+            return (1.0,) * c, (0.0,) * c
+        scale = tuple(self.value_scale / s for s in self.std)
+        bias = tuple(-m / s for m, s in zip(self.mean, self.std, strict=True))
+        return scale, bias
+
+    def allocate(self, n: int) -> np.ndarray:
+        """An uninitialised batch buffer of the right shape and dtype."""
+        return np.empty(self.batch_shape(n), dtype=self.numpy_dtype)
