@@ -80,6 +80,7 @@ typedef struct {
     int strict;
     int fast_dct, fast_upsample;
     int64_t max_pixels;
+    double scale_headroom;
 } sp_spec;
 
 typedef struct {

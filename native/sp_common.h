@@ -47,6 +47,7 @@ typedef struct {
     int strict;              /* warnings are errors */
     int fast_dct, fast_upsample;
     int64_t max_pixels;      /* 0: no limit */
+    double scale_headroom;   /* DCT-scaled source >= headroom x output (>= 1; huge = no DCT scaling) */
 } sp_spec;
 
 #define SP_MESSAGE_LEN 160

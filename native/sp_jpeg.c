@@ -34,9 +34,8 @@ struct sp_jpeg_decoder {
     sp_filter fx, fy;
     uint8_t *rows;   size_t rows_cap;   /* scanline buffer */
     uint8_t *conv;   size_t conv_cap;   /* CMYK -> RGB row */
-    float *ring;     size_t ring_cap;   /* horizontally resampled rows */
-    float *vrow;     size_t vrow_cap;
-    const float **vptrs; size_t vptrs_cap; /* ring rows feeding one output row */
+    float *ring;     size_t ring_cap;   /* vertical accumulators (sp_stream) */
+    float *vrow;     size_t vrow_cap;   /* one horizontally resampled output row */
 };
 
 static void on_error_exit(j_common_ptr cinfo)
@@ -102,7 +101,6 @@ void sp_jpeg_decoder_free(sp_jpeg_decoder *d)
     free(d->conv);
     free(d->ring);
     free(d->vrow);
-    free(d->vptrs);
     free(d);
 }
 
@@ -193,11 +191,13 @@ static void rect_to_raw(int o, int W, int H, const sp_geometry *g, double *x, do
     }
 }
 
-/* Smallest M in 1..8 whose M/8-scaled source still covers the destination. */
-static int pick_scale(double sw, double sh, int dw, int dh)
+/* Smallest M in 1..8 whose M/8-scaled source still covers the destination
+ * (times the headroom): never upsamples when a larger scale would avoid it. */
+static int pick_scale(double sw, double sh, int dw, int dh, double headroom)
 {
+    if (!(headroom >= 1.0)) headroom = 1.0;
     for (int m = 1; m < 8; m++)
-        if (sw * m / 8.0 >= dw && sh * m / 8.0 >= dh) return m;
+        if (sw * m / 8.0 >= dw * headroom && sh * m / 8.0 >= dh * headroom) return m;
     return 8;
 }
 
@@ -297,7 +297,7 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
     cinfo->out_color_space = cmyk ? JCS_CMYK : gray_out ? JCS_GRAYSCALE : JCS_RGB;
     cinfo->dct_method = spec->fast_dct ? JDCT_IFAST : JDCT_ISLOW;
     cinfo->do_fancy_upsampling = spec->fast_upsample ? FALSE : TRUE;
-    cinfo->scale_num = (unsigned)pick_scale(sw, sh, rw, rh);
+    cinfo->scale_num = (unsigned)pick_scale(sw, sh, rw, rh, spec->scale_headroom);
     cinfo->scale_denom = 8;
     jpeg_calc_output_dimensions(cinfo);
     res->scale_num = (int)cinfo->scale_num;
@@ -333,13 +333,12 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
 
     const int comps = cinfo->output_components;
     const size_t row_bytes = (size_t)cinfo->output_width * (size_t)comps;
-    const int ring_rows = d->fy.taps;
-    const size_t hlen = (size_t)rw * (size_t)C;
+    const int nacc = sp_filter_max_open(&d->fy);
+    const size_t in_len = (size_t)cinfo->output_width * (size_t)C;
     if (!grow((void **)&d->rows, &d->rows_cap, row_bytes * SP_READ_ROWS) ||
         !grow((void **)&d->conv, &d->conv_cap, (size_t)cinfo->output_width * 3) ||
-        !grow((void **)&d->ring, &d->ring_cap, sizeof(float) * hlen * (size_t)ring_rows) ||
-        !grow((void **)&d->vrow, &d->vrow_cap, sizeof(float) * hlen) ||
-        !grow((void **)&d->vptrs, &d->vptrs_cap, sizeof(float *) * (size_t)ring_rows)) {
+        !grow((void **)&d->ring, &d->ring_cap, sizeof(float) * in_len * (size_t)nacc) ||
+        !grow((void **)&d->vrow, &d->vrow_cap, sizeof(float) * (size_t)rw * (size_t)C)) {
         e->forced = SP_ERR_NOMEM;
         snprintf(e->error_msg, sizeof(e->error_msg), "out of memory allocating row buffers");
         longjmp(e->jb, 1);
@@ -347,11 +346,12 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
 
     if (g.dx > 0 || g.dy > 0 || g.dw < spec->out_w || g.dh < spec->out_h) sp_fill_frame(spec, out);
     sp_writer_init(&wr, spec, out, C, o, g.dy, g.dx, rh, rw);
+    sp_stream st = {&d->fx, &d->fy, C, (int)in_len, nacc, 0, d->ring, d->vrow, &wr, rw};
 
     if (d->fy.lo > 0) jpeg_skip_scanlines(cinfo, (JDIMENSION)d->fy.lo);
 
     JSAMPROW ptrs[SP_READ_ROWS];
-    int y = d->fy.lo, oy = 0;
+    int y = d->fy.lo;
     const int stop = d->fy.hi;
     for (int i = 0; i < SP_READ_ROWS; i++) ptrs[i] = d->rows + (size_t)i * row_bytes;
     while (y < stop) {
@@ -368,16 +368,7 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
                 cmyk_to_rgb(src, d->conv, (int)cinfo->output_width, cinfo->saw_Adobe_marker, gray_out);
                 src = d->conv;
             }
-            sp_hpass(src, C, &d->fx, d->ring + (size_t)(y % ring_rows) * hlen);
-            /* Emit every output row whose window is now complete. */
-            while (oy < rh && d->fy.start[oy] + d->fy.count[oy] <= y + 1) {
-                const int n = d->fy.count[oy];
-                for (int k = 0; k < n; k++)
-                    d->vptrs[k] = d->ring + (size_t)((d->fy.start[oy] + k) % ring_rows) * hlen;
-                sp_vpass(d->vptrs, d->fy.w + (size_t)oy * d->fy.taps, n, (int)hlen, d->vrow);
-                sp_write_row(&wr, oy, d->vrow, rw);
-                oy++;
-            }
+            sp_stream_push(&st, y, src);
         }
     }
     res->rows_decoded = stop - d->fy.lo;

@@ -89,12 +89,41 @@ void sp_filter_free(sp_filter *f)
     memset(f, 0, sizeof(*f));
 }
 
-void sp_hpass(const uint8_t *in, int channels, const sp_filter *f, float *out)
+int sp_filter_max_open(const sp_filter *f)
+{
+    int best = 1, j = 0;
+    for (int i = 0; i < f->n; i++) {
+        const int end = f->start[i] + f->count[i];
+        if (j < i) j = i;
+        while (j + 1 < f->n && f->start[j + 1] < end) j++;
+        if (j - i + 1 > best) best = j - i + 1;
+    }
+    return best;
+}
+
+/* Hot loops: compiled for AVX2 and a baseline, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SP_CLONES
+#endif
+
+SP_CLONES static void acc_set(float *restrict acc, const uint8_t *restrict in, float w, int n)
+{
+    for (int i = 0; i < n; i++) acc[i] = w * (float)in[i];
+}
+
+SP_CLONES static void acc_add(float *restrict acc, const uint8_t *restrict in, float w, int n)
+{
+    for (int i = 0; i < n; i++) acc[i] += w * (float)in[i];
+}
+
+static void hpass_f(const float *in, int channels, const sp_filter *f, float *out)
 {
     const int taps = f->taps;
     if (channels == 3) {
         for (int i = 0; i < f->n; i++) {
-            const uint8_t *p = in + (size_t)f->start[i] * 3;
+            const float *p = in + (size_t)f->start[i] * 3;
             const float *w = f->w + (size_t)i * taps;
             float r = 0.f, g = 0.f, b = 0.f;
             for (int k = 0; k < f->count[i]; k++, p += 3) {
@@ -108,7 +137,7 @@ void sp_hpass(const uint8_t *in, int channels, const sp_filter *f, float *out)
         }
     } else {
         for (int i = 0; i < f->n; i++) {
-            const uint8_t *p = in + f->start[i];
+            const float *p = in + f->start[i];
             const float *w = f->w + (size_t)i * taps;
             float v = 0.f;
             for (int k = 0; k < f->count[i]; k++) v += w[k] * p[k];
@@ -117,17 +146,22 @@ void sp_hpass(const uint8_t *in, int channels, const sp_filter *f, float *out)
     }
 }
 
-void sp_vpass(const float *const *rows, const float *w, int count, int len, float *out)
+void sp_stream_push(sp_stream *s, int y, const uint8_t *row)
 {
-    if (count == 1 && w[0] == 1.0f) {
-        memcpy(out, rows[0], sizeof(float) * (size_t)len);
-        return;
+    const sp_filter *fy = s->fy;
+    /* Output rows whose window holds y form a contiguous range starting at next_out. */
+    for (int oy = s->next_out; oy < fy->n && fy->start[oy] <= y; oy++) {
+        const int k = y - fy->start[oy];
+        if (k >= fy->count[oy]) continue;
+        float *acc = s->acc + (size_t)(oy % s->nacc) * s->in_len;
+        const float w = fy->w[(size_t)oy * fy->taps + k];
+        if (k == 0) acc_set(acc, row, w, s->in_len);
+        else acc_add(acc, row, w, s->in_len);
     }
-    for (int x = 0; x < len; x++) out[x] = w[0] * rows[0][x];
-    for (int k = 1; k < count; k++) {
-        const float *r = rows[k];
-        const float wk = w[k];
-        for (int x = 0; x < len; x++) out[x] += wk * r[x];
+    while (s->next_out < fy->n && fy->start[s->next_out] + fy->count[s->next_out] <= y + 1) {
+        const int oy = s->next_out++;
+        hpass_f(s->acc + (size_t)(oy % s->nacc) * s->in_len, s->channels, s->fx, s->hrow);
+        sp_write_row(s->wr, oy, s->hrow, s->width);
     }
 }
 

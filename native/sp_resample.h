@@ -27,10 +27,8 @@ int sp_filter_build(sp_filter *f, double src0, double srclen, int dstlen, int li
 void sp_filter_shift(sp_filter *f, int offset);
 void sp_filter_free(sp_filter *f);
 
-/* One input row (channels interleaved uint8) -> f->n * channels floats. */
-void sp_hpass(const uint8_t *in, int channels, const sp_filter *f, float *out);
-/* Weighted sum of `count` float rows of `len` floats. */
-void sp_vpass(const float *const *rows, const float *w, int count, int len, float *out);
+/* Maximum number of outputs of a (monotonic) filter whose windows overlap one input. */
+int sp_filter_max_open(const sp_filter *f);
 
 /* Where the resampled rows go in the output frame. */
 typedef struct {
@@ -53,5 +51,23 @@ void sp_write_row(const sp_writer *wr, int ry, const float *row, int rw);
 void sp_fill_frame(const sp_spec *spec, uint8_t *base);
 size_t sp_frame_bytes(const sp_spec *spec);
 int sp_spec_channels(const sp_spec *spec);
+
+/* Vertical-first streaming resampler: push decoded uint8 rows in order; each is
+ * accumulated (contiguous, vectorised) into the few output rows whose window
+ * contains it; an output row is resampled horizontally and written as soon as
+ * its window is complete. Work is O(input pixels) + O(output pixels x taps). */
+typedef struct {
+    const sp_filter *fx, *fy;
+    int channels;        /* working channels per pixel in the pushed rows */
+    int in_len;          /* floats per accumulator row (input width * channels) */
+    int nacc;            /* accumulator rows (sp_filter_max_open(fy)) */
+    int next_out;        /* first output row not yet written */
+    float *acc;          /* nacc * in_len */
+    float *hrow;         /* fx->n * channels */
+    const sp_writer *wr;
+    int width;           /* raw-frame destination width (fx->n) */
+} sp_stream;
+
+void sp_stream_push(sp_stream *s, int y, const uint8_t *row);
 
 #endif

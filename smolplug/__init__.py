@@ -19,7 +19,11 @@ from .errors import (
     TruncatedError,
     UnsupportedFormatError,
 )
+from .api import make_executor, open_frames
+from .hookspecs import hookimpl
 from .jpeg import DecodedBatch, JpegInfo, decode_jpeg, decode_jpeg_batch, probe_jpeg
+from .plugins import get_plugin_manager
+from .readers import FrameBatch, FrameReader, FrameRequest
 from .spec import FrameSpec
 
 __version__ = "0.1.0"
@@ -31,6 +35,9 @@ __all__ = [
     "DecodedBatch",
     "DecompressionBombError",
     "EmptyInputError",
+    "FrameBatch",
+    "FrameReader",
+    "FrameRequest",
     "FrameSpec",
     "InvalidInputError",
     "JpegInfo",
@@ -44,6 +51,10 @@ __all__ = [
     "TruncatedError",
     "UnsupportedFormatError",
     "decode_jpeg",
+    "get_plugin_manager",
+    "hookimpl",
+    "make_executor",
+    "open_frames",
     "decode_jpeg_batch",
     "probe_jpeg",
 ]

@@ -26,7 +26,7 @@ _DTYPE = {"uint8": 0, "float16": 1, "float32": 2}
 
 
 def make_spec(spec: FrameSpec, *, strict: bool, max_pixels: int | None, fastdct: bool,
-              fastupsample: bool) -> Any:
+              fastupsample: bool, scale_headroom: float = 1.0) -> Any:
     """The native ``sp_spec`` for a FrameSpec plus decoder options."""
     c = ffi.new("sp_spec *")
     c.out_h, c.out_w = spec.height, spec.width
@@ -48,6 +48,7 @@ def make_spec(spec: FrameSpec, *, strict: bool, max_pixels: int | None, fastdct:
     c.fast_dct = int(fastdct)
     c.fast_upsample = int(fastupsample)
     c.max_pixels = max_pixels or 0
+    c.scale_headroom = min(scale_headroom, 1e9)
     return c
 
 

@@ -86,7 +86,7 @@ def _classify(data: bytes, exc: BaseException) -> Status:
 
 
 def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, max_pixels: int | None,
-                **_ignored: Any) -> dict[str, Any]:
+                scale_headroom: float = 1.0, **_ignored: Any) -> dict[str, Any]:
     raw = bytes(data)
     _fill(spec, out)
     if not raw:
@@ -111,7 +111,8 @@ def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, ma
         rh, rw = (g.dw, g.dh) if t else (g.dh, g.dw)
         sx, sy, sw, sh = _raw_rect(o, W, H, g)
         mode = "L" if spec.colorspace == "GRAY" else "RGB"
-        need = (math.ceil(rw * W / sw), math.ceil(rh * H / sh))
+        hr = min(scale_headroom, 1e9)
+        need = (min(W, math.ceil(hr * rw * W / sw)), min(H, math.ceil(hr * rh * H / sh)))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if img.mode in ("RGB", "L"):

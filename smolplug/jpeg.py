@@ -99,11 +99,14 @@ def _check_out(out: np.ndarray, spec: FrameSpec, n: int) -> np.ndarray:
     return out
 
 
-def _options(strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool) -> dict[str, Any]:
+def _options(strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool,
+             scale_headroom: float) -> dict[str, Any]:
     if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 1):
         raise SpecError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if not isinstance(scale_headroom, (int, float)) or not scale_headroom >= 1.0:
+        raise SpecError(f"scale_headroom must be a number >= 1 (inf disables DCT scaling), got {scale_headroom!r}")
     return {"strict": bool(strict), "max_pixels": max_pixels, "fastdct": bool(fastdct),
-            "fastupsample": bool(fastupsample)}
+            "fastupsample": bool(fastupsample), "scale_headroom": float(scale_headroom)}
 
 
 def decode_jpeg(
@@ -115,6 +118,7 @@ def decode_jpeg(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     fastdct: bool = False,
     fastupsample: bool = False,
+    scale_headroom: float = 1.0,
 ) -> np.ndarray:
     """Decode one JPEG into a frame shaped and encoded as ``spec`` says.
 
@@ -130,6 +134,10 @@ def decode_jpeg(
     :param max_pixels: refuse images with more pixels (decompression-bomb guard); None disables.
     :param fastdct: use libjpeg's fast integer IDCT (less accurate, only affects full scale).
     :param fastupsample: plain chroma replication instead of smooth upsampling.
+    :param scale_headroom: the DCT-scaled source must be at least this many times the
+        output size. 1.0 (default) picks the smallest covering scale, the fastest; larger
+        values trade speed for agreement with a full-resolution decode (see
+        docs/decoding.md); ``float("inf")`` disables DCT scaling.
     :returns: the frame (``out`` when given).
     :raises DecodeError: a subclass naming the reason (``EmptyInputError``,
         ``NotJPEGError``, ``TruncatedError``, ``CorruptDataError``,
@@ -139,7 +147,7 @@ def decode_jpeg(
         raise SpecError(f"spec must be a FrameSpec, got {type(spec).__name__}")
     if not _is_bytes_like(data):
         raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
-    opts = _options(strict, max_pixels, fastdct, fastupsample)
+    opts = _options(strict, max_pixels, fastdct, fastupsample, scale_headroom)
     frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out[None], spec, 1)[0]
     if _native is not None:
         res = _native.decode_into(data, _native.make_spec(spec, **opts), frame)
@@ -209,6 +217,7 @@ def decode_jpeg_batch(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     fastdct: bool = False,
     fastupsample: bool = False,
+    scale_headroom: float = 1.0,
 ) -> DecodedBatch:
     """Decode N JPEGs into one (N, C, H, W) or (N, H, W, C) array in one native call.
 
@@ -224,6 +233,7 @@ def decode_jpeg_batch(
     :param strict: see :func:`decode_jpeg`; with ``strict=False`` damaged items get
         status WARNING and their message.
     :param max_pixels: per-item decompression-bomb guard.
+    :param fastdct, fastupsample, scale_headroom: see :func:`decode_jpeg`.
     :returns: a :class:`DecodedBatch`.
     """
     if not isinstance(spec, FrameSpec):
@@ -238,7 +248,7 @@ def decode_jpeg_batch(
         threads = default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise SpecError(f"threads must be a positive integer, got {threads!r}")
-    opts = _options(strict, max_pixels, fastdct, fastupsample)
+    opts = _options(strict, max_pixels, fastdct, fastupsample, scale_headroom)
     data = spec.allocate(n) if out is None else _check_out(out, spec, n)
     valid = [_is_bytes_like(it) for it in items]
 

@@ -79,8 +79,9 @@ class FrameSpec:
         1/255 gives torchvision's convention, 1.0 normalises raw 0..255 values.
     :param layout: ``"NCHW"`` (planar) or ``"NHWC"`` (interleaved).
     :param dtype: ``"uint8"``, ``"float16"`` or ``"float32"``; uint8 cannot be normalised.
-    :param interpolation: ``"area"`` (box filter) or ``"bilinear"`` (triangle filter);
-        both antialias when downscaling, as Pillow's ``resize`` does.
+    :param interpolation: ``"bilinear"`` (triangle filter, the default: what
+        torchvision's PIL pipeline uses) or ``"area"`` (box filter, OpenCV's
+        ``INTER_AREA``); both antialias when downscaling, as Pillow's ``resize`` does.
     :param fill: padding value in pixel units (0..255), normalised like any pixel.
     :param exif_orientation: rotate/flip per the EXIF orientation tag (off by default,
         as in Pillow, OpenCV's ``IMREAD_IGNORE_ORIENTATION`` and simplejpeg).
@@ -97,7 +98,7 @@ class FrameSpec:
     value_scale: float = 1.0 / 255.0
     layout: Layout = "NCHW"
     dtype: DType = "float32"
-    interpolation: Interpolation = "area"
+    interpolation: Interpolation = "bilinear"
     fill: float = 0.0
     exif_orientation: bool = False
 

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks (importable, so the CLI and benchmarks/ share them)."""

@@ -1,0 +1,288 @@
+"""JPEG preprocessing benchmark: smolplug vs the peer pipelines, same images, same output.
+
+Output for everyone: shorter side 256 -> centre crop 224 -> ImageNet mean/std ->
+float32 NCHW, written into one preallocated batch. Peers run on one core (the
+process is pinned to one CPU); smolplug runs on one core, then on 1..N threads.
+Every pipeline's output is checked against the torchvision-style reference
+(PSNR), so a fast but wrong pipeline shows.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..jpeg import backend, decode_jpeg_batch, default_threads
+from ..spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
+
+SIZE, RESIZE = 224, 256
+SPEC = FrameSpec.imagenet(SIZE, RESIZE)
+_SCALE = (np.float32(1 / 255) / np.asarray(IMAGENET_STD, np.float32)).astype(np.float32)
+_BIAS = (-np.asarray(IMAGENET_MEAN, np.float32) / np.asarray(IMAGENET_STD, np.float32)).astype(np.float32)
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the SOF marker: the cheap header read every peer needs."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            i += 1 if marker == 0xFF else 2
+            continue
+        seglen = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + seglen
+    raise ValueError("no SOF marker")
+
+
+def _short_side_dims(w: int, h: int) -> tuple[int, int]:
+    """torchvision Resize(256) output size for a w x h image."""
+    return (RESIZE, int(RESIZE * h / w)) if w <= h else (int(RESIZE * w / h), RESIZE)
+
+
+def _crop_offsets(w: int, h: int) -> tuple[int, int]:
+    return int(round((w - SIZE) / 2.0)), int(round((h - SIZE) / 2.0))
+
+
+def _normalize_into(rgb: np.ndarray, dst: np.ndarray) -> None:
+    """HWC uint8 RGB crop -> normalised CHW float32, the numpy way (ToTensor + Normalize)."""
+    t = rgb.astype(np.float32)
+    t *= _SCALE
+    t += _BIAS
+    dst[...] = t.transpose(2, 0, 1)
+
+
+def pillow_pipeline(data: bytes, dst: np.ndarray, draft: bool = False) -> None:
+    img = Image.open(io.BytesIO(data))
+    if draft:
+        w, h = img.size
+        img.draft("RGB", _short_side_dims(w, h))
+    img = img.convert("RGB")
+    nw, nh = _short_side_dims(*img.size)
+    img = img.resize((nw, nh), Image.Resampling.BILINEAR)
+    x, y = _crop_offsets(nw, nh)
+    _normalize_into(np.asarray(img.crop((x, y, x + SIZE, y + SIZE))), dst)
+
+
+def _reduction(w: int, h: int) -> int:
+    """Largest OpenCV/simplejpeg reduction 1, 2, 4, 8 keeping the shorter side >= 256."""
+    s = min(w, h)
+    f = 1
+    while f < 8 and s // (f * 2) >= RESIZE:
+        f *= 2
+    return f
+
+
+def opencv_pipeline(data: bytes, dst: np.ndarray) -> None:
+    import cv2
+
+    w, h = jpeg_size(data)
+    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}[_reduction(w, h)]
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    nw, nh = _short_side_dims(bgr.shape[1], bgr.shape[0])
+    bgr = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
+    x, y = _crop_offsets(nw, nh)
+    _normalize_into(cv2.cvtColor(bgr[y:y + SIZE, x:x + SIZE], cv2.COLOR_BGR2RGB), dst)
+
+
+def simplejpeg_pipeline(data: bytes, dst: np.ndarray) -> None:
+    import cv2
+    import simplejpeg
+
+    w, h = jpeg_size(data)
+    nw, nh = _short_side_dims(w, h)
+    rgb = simplejpeg.decode_jpeg(data, "RGB", min_height=nh, min_width=nw)
+    nw, nh = _short_side_dims(rgb.shape[1], rgb.shape[0])
+    rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    x, y = _crop_offsets(nw, nh)
+    _normalize_into(rgb[y:y + SIZE, x:x + SIZE], dst)
+
+
+def simplejpeg_floor(data: bytes, dst: np.ndarray) -> None:
+    """The floor: simplejpeg's bare DCT-scaled decode, no resize, no normalisation."""
+    import simplejpeg
+
+    w, h = jpeg_size(data)
+    nw, nh = _short_side_dims(w, h)
+    simplejpeg.decode_jpeg(data, "RGB", min_height=nh, min_width=nw)
+
+
+def _available(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def peers() -> list[tuple[str, Callable[[bytes, np.ndarray], None], str | None]]:
+    """(name, per-image pipeline, missing dependency or None)."""
+    cv2_missing = None if _available("cv2") else "opencv-python-headless"
+    sj_missing = None if _available("simplejpeg") else "simplejpeg"
+    return [
+        ("pillow (torchvision-style)", pillow_pipeline, None),
+        ("pillow draft", lambda d, o: pillow_pipeline(d, o, draft=True), None),
+        ("opencv IMREAD_REDUCED + resize", opencv_pipeline, cv2_missing),
+        ("simplejpeg min_size + resize", simplejpeg_pipeline, sj_missing or cv2_missing),
+        ("floor: simplejpeg scaled decode only", simplejpeg_floor, sj_missing),
+    ]
+
+
+@contextmanager
+def pinned_to_one_core() -> Iterator[int | None]:
+    """Pin the process (all its threads) to one CPU for the duration."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _best_time(fn: Callable[[], None], repeats: int) -> float:
+    fn()  # warm-up: page cache, lazy imports, pool threads
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in the 0..255 pixel domain of two normalised batches."""
+    pa = a / _SCALE[None, :, None, None]
+    pb = b / _SCALE[None, :, None, None]
+    mse = float(np.mean((pa - pb) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@dataclass
+class Row:
+    name: str
+    ms_per_img: float | None
+    threads: int = 1
+    psnr_db: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Result:
+    dataset: str
+    images: int
+    megapixels: float
+    rows: list[Row] = field(default_factory=list)
+    backend: str = ""
+
+    def row(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
+
+    @property
+    def smolplug_1t(self) -> Row:
+        return self.row("smolplug (1 thread)")
+
+    def best_peer(self) -> Row:
+        return min((r for r in self.rows if r.ms_per_img and not r.name.startswith(("smolplug", "floor"))),
+                   key=lambda r: r.ms_per_img)  # type: ignore[arg-type,return-value]
+
+
+def run(dataset: str, images: Sequence[tuple[str, bytes]], repeats: int = 5,
+        max_threads: int | None = None, progress: Callable[[str], None] | None = None) -> Result:
+    datas = [d for _, d in images]
+    n = len(datas)
+    mp = sum(w * h for w, h in map(jpeg_size, datas)) / n / 1e6
+    res = Result(dataset, n, mp, backend=backend())
+    out = SPEC.allocate(n)
+    ref = SPEC.allocate(n)
+    for i, d in enumerate(datas):
+        pillow_pipeline(d, ref[i])
+    say = progress or (lambda s: None)
+
+    with pinned_to_one_core():
+        try:
+            import cv2
+
+            cv2.setNumThreads(1)
+        except ImportError:
+            pass
+        for name, fn, missing in peers():
+            if missing:
+                res.rows.append(Row(name, None, note=f"not installed: pip install {missing}"))
+                continue
+            say(name)
+
+            def loop(fn: Callable[[bytes, np.ndarray], None] = fn) -> None:
+                for i, d in enumerate(datas):
+                    fn(d, out[i])
+
+            t = _best_time(loop, repeats)
+            q = None if name.startswith("floor") else psnr(out, ref)
+            res.rows.append(Row(name, t / n * 1e3, psnr_db=q))
+        say("smolplug (1 thread)")
+        t = _best_time(lambda: decode_jpeg_batch(datas, SPEC, out=out, threads=1), repeats)
+        res.rows.append(Row("smolplug (1 thread)", t / n * 1e3, psnr_db=psnr(out, ref)))
+
+    for th in range(1, (max_threads or default_threads()) + 1):
+        say(f"smolplug batch, {th} thread(s)")
+        t = _best_time(lambda th=th: decode_jpeg_batch(datas, SPEC, out=out, threads=th), repeats)
+        res.rows.append(Row(f"smolplug batch, {th} thread(s)", t / n * 1e3, threads=th, psnr_db=psnr(out, ref)))
+    return res
+
+
+def render(results: Sequence[Result]) -> Any:
+    """A rich Table per dataset: ms/img, img/s, smolplug's speedup over each row."""
+    from rich.table import Table
+
+    tables = []
+    for r in results:
+        base = r.smolplug_1t.ms_per_img or float("nan")
+        t = Table(title=f"{r.dataset}: {r.images} images, {r.megapixels:.2f} MP avg -> 224x224 float32 NCHW "
+                        f"(backend: {r.backend})")
+        t.add_column("pipeline")
+        t.add_column("threads", justify="right")
+        t.add_column("ms/img", justify="right")
+        t.add_column("img/s", justify="right")
+        t.add_column("smolplug 1T speedup", justify="right")
+        t.add_column("PSNR vs pillow", justify="right")
+        for row in r.rows:
+            if row.ms_per_img is None:
+                t.add_row(row.name, "", "-", "-", "-", row.note)
+                continue
+            t.add_row(row.name, str(row.threads), f"{row.ms_per_img:.2f}", f"{1e3 / row.ms_per_img:.0f}",
+                      f"{row.ms_per_img / base:.2f}x",
+                      "" if row.psnr_db is None else f"{row.psnr_db:.1f} dB")
+        tables.append(t)
+    return tables
+
+
+def summary(r: Result) -> dict[str, float]:
+    """The ratios the targets are stated in."""
+    one = r.smolplug_1t.ms_per_img
+    floor = r.row("floor: simplejpeg scaled decode only").ms_per_img
+    batch1 = r.row("smolplug batch, 1 thread(s)").ms_per_img
+    two = next((x.ms_per_img for x in r.rows if x.name == "smolplug batch, 2 thread(s)"), None)
+    out = {"vs_best_peer": r.best_peer().ms_per_img / one}  # type: ignore[operator]
+    if floor:
+        out["vs_floor"] = floor / one  # type: ignore[operator]
+    if two:
+        out["2_threads_vs_1"] = batch1 / two  # type: ignore[operator]
+    return out

@@ -1,0 +1,34 @@
+"""Default ``smolplug_open_frames``: JPEG files (one path, a list, or a directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .hookspecs import hookimpl
+from .readers import JPEG_SUFFIXES, FrameReader, FrameRequest, JpegFileReader, list_jpeg_files
+
+
+def _jpeg_paths(source: Any) -> list[Path] | None:
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        if p.is_dir():
+            files = list_jpeg_files(p)
+            return files or None
+        if p.suffix.lower() in JPEG_SUFFIXES:
+            return [p]
+        return None
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source):
+        paths = [Path(s) for s in source]
+        if all(p.suffix.lower() in JPEG_SUFFIXES for p in paths):
+            return paths
+    return None
+
+
+@hookimpl(trylast=True)
+def smolplug_open_frames(source: Any, request: FrameRequest) -> FrameReader | None:
+    paths = _jpeg_paths(source)
+    if paths is None:
+        return None
+    return JpegFileReader(paths, request)

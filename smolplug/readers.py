@@ -1,0 +1,201 @@
+"""Frame readers: the interface behind ``smolplug_open_frames``.
+
+A reader yields :class:`FrameBatch` objects whose ``data`` lives in a ring of
+preallocated batch buffers: memory stays bounded whatever the source size, and a
+batch's data is valid until ``ring_size`` more batches have been read (copy it to
+keep it longer).
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import SpecError, Status
+from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg_batch
+from .spec import FrameSpec
+
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """Which frames a host wants, and how each is delivered.
+
+    :param spec: output geometry and encoding of every frame.
+    :param batch_size: frames per batch (the last batch may be shorter).
+    :param frames: indices into the source's frame order (file order for image
+        folders); None for all frames. Every index is delivered or reported.
+    :param on_error: ``"raise"`` the first failed item's error after its batch, or
+        ``"skip"``: deliver per-item ``status``/``messages`` and go on.
+    :param threads: native decoding threads (None: all usable cores).
+    :param ring_size: preallocated batch buffers in the ring (>= 1).
+    :param strict: libjpeg warnings are errors (see :func:`smolplug.decode_jpeg`).
+    :param max_pixels: per-image decompression-bomb guard.
+    :param scale_headroom: DCT-scaling headroom (see :func:`smolplug.decode_jpeg`).
+    """
+
+    spec: FrameSpec
+    batch_size: int = 32
+    frames: Sequence[int] | None = None
+    on_error: Literal["raise", "skip"] = "raise"
+    threads: int | None = None
+    ring_size: int = 2
+    strict: bool = True
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    scale_headroom: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.spec, FrameSpec):
+            raise SpecError(f"spec must be a FrameSpec, got {type(self.spec).__name__}")
+        for name in ("batch_size", "ring_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"{name} must be a positive integer, got {v!r}")
+        if self.on_error not in ("raise", "skip"):
+            raise SpecError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+        if self.frames is not None:
+            try:
+                frames = tuple(int(i) for i in self.frames)
+            except (TypeError, ValueError):
+                raise SpecError("frames must be a sequence of integer indices") from None
+            object.__setattr__(self, "frames", frames)
+
+
+@dataclass
+class FrameBatch:
+    """Up to ``batch_size`` frames plus what happened to each."""
+
+    data: np.ndarray  #: (n, C, H, W) or (n, H, W, C): a view into the reader's ring
+    indices: np.ndarray  #: source frame index of each item
+    status: np.ndarray  #: per-item :class:`~smolplug.Status` (int8)
+    messages: list[str]  #: per-item reason ("" when OK)
+    timestamps: np.ndarray | None = None  #: seconds, for timed sources (video)
+    sources: list[str] = field(default_factory=list)  #: per-item origin (file path)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status <= Status.WARNING
+
+
+@dataclass
+class ReaderStats:
+    frames_requested: int = 0
+    frames_delivered: int = 0
+    frames_failed: int = 0
+    bytes_read: int = 0
+    rows_decoded: int = 0  #: scanlines the decoder produced (partial decoding lowers it)
+
+
+class FrameReader(abc.ABC):
+    """Iterable of :class:`FrameBatch`; closes its resources on ``close()`` / ``with``."""
+
+    request: FrameRequest
+    stats: ReaderStats
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[FrameBatch]: ...
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """Number of frames requested."""
+
+    def close(self) -> None:  # noqa: B027 - optional override
+        """Release files, threads and buffers."""
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _natural_key(path: Path) -> list[Any]:
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def list_jpeg_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """JPEG files of a directory in natural order (frame_2 before frame_10)."""
+    d = Path(directory)
+    return sorted((p for p in d.iterdir() if p.suffix.lower() in JPEG_SUFFIXES and p.is_file()), key=_natural_key)
+
+
+def _read(path: Path) -> bytes | OSError:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return exc
+
+
+class JpegFileReader(FrameReader):
+    """Frames from JPEG files, decoded by the native batch decoder.
+
+    File reads for the next batch overlap with decoding of the current one.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], request: FrameRequest):
+        self.paths = [Path(p) for p in paths]
+        self.request = request
+        n = len(self.paths)
+        frames = request.frames if request.frames is not None else range(n)
+        bad = [i for i in frames if not 0 <= i < n]
+        if bad:
+            raise SpecError(f"frame indices {bad[:5]} out of range for {n} file(s)")
+        self.indices = np.asarray(frames, dtype=np.int64)
+        self.stats = ReaderStats(frames_requested=len(self.indices))
+        size = min(request.batch_size, max(len(self.indices), 1))
+        self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        self._io: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="smolplug-read")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _submit(self, chunk: np.ndarray) -> Future[list[bytes | OSError]]:
+        assert self._io is not None, "reader is closed"
+        paths = [self.paths[i] for i in chunk]
+        return self._io.submit(lambda: [_read(p) for p in paths])
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        req = self.request
+        chunks = [self.indices[i:i + req.batch_size] for i in range(0, len(self.indices), req.batch_size)]
+        pending = self._submit(chunks[0]) if chunks else None
+        for k, chunk in enumerate(chunks):
+            blobs = pending.result()  # type: ignore[union-attr]
+            pending = self._submit(chunks[k + 1]) if k + 1 < len(chunks) else None
+            out = self._ring[k % len(self._ring)][: len(chunk)]
+            items = [b if isinstance(b, bytes) else b"" for b in blobs]
+            batch = decode_jpeg_batch(items, req.spec, out=out, threads=req.threads, on_error="skip",
+                                      strict=req.strict, max_pixels=req.max_pixels,
+                                      scale_headroom=req.scale_headroom)
+            status, messages = batch.status, batch.messages
+            for j, b in enumerate(blobs):
+                if isinstance(b, OSError):
+                    status[j] = Status.IO_ERROR
+                    messages[j] = f"cannot read {self.paths[chunk[j]]}: {b.strerror or b}"
+            self.stats.bytes_read += sum(len(b) for b in items)
+            self.stats.rows_decoded += int(batch.rows_decoded.sum())
+            ok = int((status <= Status.WARNING).sum())
+            self.stats.frames_delivered += ok
+            self.stats.frames_failed += len(chunk) - ok
+            fb = FrameBatch(out, chunk.copy(), status, messages,
+                            sources=[str(self.paths[i]) for i in chunk])
+            if req.on_error == "raise":
+                batch.raise_for_status()
+            yield fb
+
+    def close(self) -> None:
+        if self._io is not None:
+            self._io.shutdown(wait=True)
+            self._io = None
