@@ -1,0 +1,77 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from smolplug import FrameSpec, SpecError
+from smolplug.spec import IMAGENET_MEAN, IMAGENET_STD
+
+
+def test_defaults_and_shapes():
+    s = FrameSpec(48, 64)
+    assert s.frame_shape == (3, 48, 64)
+    assert s.batch_shape(5) == (5, 3, 48, 64)
+    assert s.replace(layout="NHWC").frame_shape == (48, 64, 3)
+    assert s.replace(colorspace="GRAY").frame_shape == (1, 48, 64)
+    assert s.numpy_dtype == np.float32
+    assert s.allocate(2).shape == (2, 3, 48, 64)
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FrameSpec(8, 8).height = 9  # type: ignore[misc]
+
+
+def test_imagenet_preset_affine():
+    s = FrameSpec.imagenet()
+    assert (s.height, s.width, s.resize, s.shorter_side) == (224, 224, "shorter-side-crop", 256)
+    scale, bias = s.affine()
+    for c in range(3):
+        # (x/255 - mean) / std
+        x = 200.0
+        assert x * scale[c] + bias[c] == pytest.approx((x / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
+
+
+def test_mean_std_broadcast_and_raw_scale():
+    s = FrameSpec(4, 4, mean=127, std=128, value_scale=1.0)
+    assert s.mean == (127.0,) * 3 and s.std == (128.0,) * 3
+    scale, bias = s.affine()
+    assert 255 * scale[0] + bias[0] == pytest.approx((255 - 127) / 128)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(height=0, width=4), "height"),
+        (dict(height=4, width=-1), "width"),
+        (dict(height=4.5, width=4), "height"),
+        (dict(height=True, width=4), "height"),
+        (dict(height=4, width=70000), "width"),
+        (dict(height=4, width=4, resize="crop"), "resize"),
+        (dict(height=4, width=4, colorspace="YUV"), "colorspace"),
+        (dict(height=4, width=4, layout="CHW"), "layout"),
+        (dict(height=4, width=4, dtype="float64"), "dtype"),
+        (dict(height=4, width=4, interpolation="cubic"), "interpolation"),
+        (dict(height=4, width=4, shorter_side=8), "shorter_side"),
+        (dict(height=4, width=4, resize="shorter-side-crop", shorter_side=0), "shorter_side"),
+        (dict(height=4, width=4, roi=(0, 0, 10)), "roi"),
+        (dict(height=4, width=4, roi=(0, 0, 0, 10)), "roi"),
+        (dict(height=4, width=4, roi=(-1, 0, 5, 5)), "roi"),
+        (dict(height=4, width=4, roi=(0, 0, float("nan"), 5)), "roi"),
+        (dict(height=4, width=4, mean=(0.5,) * 3), "together"),
+        (dict(height=4, width=4, mean=(0.5, 0.5), std=(1, 1)), "mean has 2"),
+        (dict(height=4, width=4, mean=0.5, std=0), "non-zero"),
+        (dict(height=4, width=4, mean=0.5, std=1, dtype="uint8"), "uint8"),
+        (dict(height=4, width=4, value_scale=0), "value_scale"),
+        (dict(height=4, width=4, fill=300), "fill"),
+        (dict(height=4, width=4, exif_orientation=1), "exif_orientation"),
+    ],
+)
+def test_validation(kwargs, match):
+    with pytest.raises(SpecError, match=match):
+        FrameSpec(**kwargs)
+
+
+def test_spec_error_is_value_error():
+    with pytest.raises(ValueError):
+        FrameSpec(0, 1)
