@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +62,7 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     t = Table(title=f"smolplug plugins (entry-point autoload: {'on' if autoload_enabled() else 'off'}, "
                     f"{AUTOLOAD_ENV})")
     for col in ("name", "origin", "hooks", "where"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for row in describe_plugins(pm):
         t.add_row(row["name"], row["origin"], ", ".join(row["hooks"]), str(row["where"]))
     console.print(t)
@@ -94,9 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def make_console() -> Console:
+    """Rich console; piped output gets a wide page instead of rich's 80-column default."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=160)
+    return console
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args, Console()))
+    return int(args.func(args, make_console()))
 
 
 if __name__ == "__main__":

@@ -88,10 +88,11 @@ def _is_bytes_like(item: Any) -> bool:
     return m.contiguous
 
 
-def _check_out(out: np.ndarray, spec: FrameSpec, n: int) -> np.ndarray:
+def _check_out(out: np.ndarray, spec: FrameSpec, n: int | None) -> np.ndarray:
+    """Validate a caller buffer: a batch of ``n`` frames, or one frame when ``n`` is None."""
     if not isinstance(out, np.ndarray):
         raise SpecError(f"out must be a numpy array, got {type(out).__name__}")
-    want = spec.batch_shape(n)
+    want = spec.frame_shape if n is None else spec.batch_shape(n)
     if out.shape != want or out.dtype != spec.numpy_dtype:
         raise SpecError(f"out has shape {out.shape} {out.dtype}, the spec needs {want} {spec.dtype}")
     if not out.flags.c_contiguous or not out.flags.writeable:
@@ -148,7 +149,7 @@ def decode_jpeg(
     if not _is_bytes_like(data):
         raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
     opts = _options(strict, max_pixels, fastdct, fastupsample, scale_headroom)
-    frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out[None], spec, 1)[0]
+    frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out, spec, None)
     if _native is not None:
         res = _native.decode_into(data, _native.make_spec(spec, **opts), frame)
     else:

@@ -257,7 +257,7 @@ def render(results: Sequence[Result]) -> Any:
         base = r.smolplug_1t.ms_per_img or float("nan")
         t = Table(title=f"{r.dataset}: {r.images} images, {r.megapixels:.2f} MP avg -> 224x224 float32 NCHW "
                         f"(backend: {r.backend})")
-        t.add_column("pipeline")
+        t.add_column("pipeline", overflow="fold")
         t.add_column("threads", justify="right")
         t.add_column("ms/img", justify="right")
         t.add_column("img/s", justify="right")

@@ -1,0 +1,44 @@
+"""The command line: plugins, info, and the JPEG benchmark table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from smolplug.cli import main
+
+
+def test_plugins_lists_defaults(capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "smolplug.default_frames" in out and "smolplug_open_frames" in out
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    assert "JPEG backend: native" in capsys.readouterr().out
+
+
+def test_bench_jpeg_prints_table(tmp_path):
+    from .conftest import encode, synthetic_rgb
+
+    for i in range(3):
+        (tmp_path / f"{i}.jpg").write_bytes(encode(synthetic_rgb(400, 300, seed=i)))
+    proc = subprocess.run([sys.executable, "-m", "smolplug.cli", "bench", "jpeg", "--images", str(tmp_path),
+                           "--repeats", "1", "--threads", "2"], capture_output=True, text=True,
+                          env={"COLUMNS": "160", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    for needle in ("pillow", "simplejpeg", "smolplug", "ms/img", "vs best peer", "2 threads / 1 thread"):
+        assert needle in proc.stdout, needle
+
+
+def test_bench_rejects_missing_dir(capsys, tmp_path):
+    assert main(["bench", "jpeg", "--images", str(tmp_path / "nope")]) == 2
+
+
+@pytest.mark.parametrize("argv", [[], ["bench"]])
+def test_usage_errors(argv):
+    with pytest.raises(SystemExit):
+        main(argv)
