@@ -124,8 +124,10 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "smolplug._native",
     '#include "sp_common.h"\n#include "sp_jpeg.h"\n',
-    sources=[str((HERE / s).relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd()) else str(HERE / s)
-             for s in SOURCES],
+    sources=[
+        str((HERE / s).relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd()) else str(HERE / s)
+        for s in SOURCES
+    ],
     include_dirs=include_dirs,
     library_dirs=library_dirs,
     libraries=["jpeg", "m", "pthread"],

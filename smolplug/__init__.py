@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api import make_executor, open_frames
 from .errors import (
     CorruptDataError,
     DecodeError,
@@ -19,7 +20,6 @@ from .errors import (
     TruncatedError,
     UnsupportedFormatError,
 )
-from .api import make_executor, open_frames
 from .hookspecs import hookimpl
 from .jpeg import DecodedBatch, JpegInfo, decode_jpeg, decode_jpeg_batch, probe_jpeg
 from .plugins import get_plugin_manager

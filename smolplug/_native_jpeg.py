@@ -25,8 +25,15 @@ _LAYOUT = {"NCHW": 0, "NHWC": 1}
 _DTYPE = {"uint8": 0, "float16": 1, "float32": 2}
 
 
-def make_spec(spec: FrameSpec, *, strict: bool, max_pixels: int | None, fastdct: bool,
-              fastupsample: bool, scale_headroom: float = 1.0) -> Any:
+def make_spec(
+    spec: FrameSpec,
+    *,
+    strict: bool,
+    max_pixels: int | None,
+    fastdct: bool,
+    fastupsample: bool,
+    scale_headroom: float = 1.0,
+) -> Any:
     """The native ``sp_spec`` for a FrameSpec plus decoder options."""
     c = ffi.new("sp_spec *")
     c.out_h, c.out_w = spec.height, spec.width
@@ -129,8 +136,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pools.forget_after_fork)
 
 
-def decode_batch_into(items: Sequence[Any], valid: Sequence[bool], cspec: Any, out: np.ndarray,
-                      threads: int) -> list[dict[str, Any]]:
+def decode_batch_into(
+    items: Sequence[Any], valid: Sequence[bool], cspec: Any, out: np.ndarray, threads: int
+) -> list[dict[str, Any]]:
     """Decode ``items`` into ``out[i]`` in one native call; invalid items get an empty slot."""
     n = len(items)
     pool = _pools.get(threads)

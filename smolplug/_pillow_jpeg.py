@@ -45,8 +45,17 @@ def _raw_rect(o: int, W: int, H: int, g: Any) -> tuple[float, float, float, floa
 
 
 def _result(status: Status, message: str = "", **kw: Any) -> dict[str, Any]:
-    base = {"status": int(status), "warnings": 0, "src_w": 0, "src_h": 0, "scale_num": 8,
-            "orientation": 1, "rows_decoded": 0, "cols_decoded": 0, "message": message}
+    base = {
+        "status": int(status),
+        "warnings": 0,
+        "src_w": 0,
+        "src_h": 0,
+        "scale_num": 8,
+        "orientation": 1,
+        "rows_decoded": 0,
+        "cols_decoded": 0,
+        "message": message,
+    }
     base.update(kw)
     return base
 
@@ -85,8 +94,16 @@ def _classify(data: bytes, exc: BaseException) -> Status:
     return Status.CORRUPT
 
 
-def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, max_pixels: int | None,
-                scale_headroom: float = 1.0, **_ignored: Any) -> dict[str, Any]:
+def decode_into(
+    data: Any,
+    spec: FrameSpec,
+    out: np.ndarray,
+    *,
+    strict: bool,
+    max_pixels: int | None,
+    scale_headroom: float = 1.0,
+    **_ignored: Any,
+) -> dict[str, Any]:
     raw = bytes(data)
     _fill(spec, out)
     if not raw:
@@ -98,9 +115,13 @@ def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, ma
         if img.format != "JPEG":
             return _result(Status.NOT_JPEG, f"not a JPEG file ({img.format})")
         W, H = img.size
-        if max_pixels and W * H > max_pixels:
-            return _result(Status.TOO_LARGE, f"image of {W}x{H} = {W * H} pixels exceeds max_pixels={max_pixels}",
-                           src_w=W, src_h=H)
+        if max_pixels and max_pixels < W * H:
+            return _result(
+                Status.TOO_LARGE,
+                f"image of {W}x{H} = {W * H} pixels exceeds max_pixels={max_pixels}",
+                src_w=W,
+                src_h=H,
+            )
         o = img.getexif().get(0x0112, 1) if spec.exif_orientation else 1
         o = o if 1 <= o <= 8 else 1
         t = o >= 5
@@ -142,8 +163,15 @@ def decode_into(data: Any, spec: FrameSpec, out: np.ndarray, *, strict: bool, ma
         else:
             out[ys, xs, :] = patch
         scale_num = round(8 * kx)
-        return _result(Status.OK, src_w=W, src_h=H, scale_num=scale_num, orientation=o, rows_decoded=img.height,
-                       cols_decoded=img.width)
+        return _result(
+            Status.OK,
+            src_w=W,
+            src_h=H,
+            scale_num=scale_num,
+            orientation=o,
+            rows_decoded=img.height,
+            cols_decoded=img.width,
+        )
     except OSError as exc:
         return _result(_classify(raw, exc), str(exc))
     except Exception as exc:  # noqa: BLE001 - any Pillow failure is a per-item status

@@ -16,7 +16,8 @@ def open_frames(source: Any, request: FrameRequest, *, pm: pluggy.PluginManager 
     return first_result("smolplug_open_frames", pm, source=source, request=request)
 
 
-def make_executor(model: Any, device: str = "auto", *, pm: pluggy.PluginManager | None = None,
-                  **options: Any) -> Executor:
+def make_executor(
+    model: Any, device: str = "auto", *, pm: pluggy.PluginManager | None = None, **options: Any
+) -> Executor:
     """Ask the plugins for an executor of ``model`` on ``device``."""
     return first_result("smolplug_make_executor", pm, model=model, device=device, options=options)

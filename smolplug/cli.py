@@ -38,8 +38,15 @@ def cmd_bench_jpeg(args: argparse.Namespace, console: Console) -> int:
     results = []
     with console.status("benchmarking") as status:
         for name, imgs in sets:
-            results.append(bench.run(name, imgs, repeats=args.repeats, max_threads=args.threads,
-                                     progress=lambda s, name=name: status.update(f"{name}: {s}")))
+            results.append(
+                bench.run(
+                    name,
+                    imgs,
+                    repeats=args.repeats,
+                    max_threads=args.threads,
+                    progress=lambda s, name=name: status.update(f"{name}: {s}"),
+                )
+            )
     for table in bench.render(results):
         console.print(table)
     for r in results:
@@ -59,8 +66,10 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     from .plugins import AUTOLOAD_ENV, autoload_enabled, describe_plugins, get_plugin_manager
 
     pm = get_plugin_manager()
-    t = Table(title=f"smolplug plugins (entry-point autoload: {'on' if autoload_enabled() else 'off'}, "
-                    f"{AUTOLOAD_ENV})")
+    t = Table(
+        title=f"smolplug plugins (entry-point autoload: {'on' if autoload_enabled() else 'off'}, "
+        f"{AUTOLOAD_ENV})"
+    )
     for col in ("name", "origin", "hooks", "where"):
         t.add_column(col, overflow="fold")
     for row in describe_plugins(pm):
@@ -85,8 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="side-by-side benchmarks")
     bsub = bench.add_subparsers(dest="what", required=True)
     bj = bsub.add_parser("jpeg", help="JPEG -> 224x224 normalised batch, smolplug vs peers")
-    bj.add_argument("--images", action="append", metavar="DIR",
-                    help="directory of JPEGs (repeatable); default: generated samples")
+    bj.add_argument(
+        "--images",
+        action="append",
+        metavar="DIR",
+        help="directory of JPEGs (repeatable); default: generated samples",
+    )
     bj.add_argument("--repeats", type=int, default=5, help="timed passes per pipeline (best is kept)")
     bj.add_argument("--threads", type=int, default=None, help="max smolplug threads (default: all cores)")
     bj.set_defaults(func=cmd_bench_jpeg)

@@ -19,7 +19,11 @@ def _jpeg_paths(source: Any) -> list[Path] | None:
         if p.suffix.lower() in JPEG_SUFFIXES:
             return [p]
         return None
-    if isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source):
+    if (
+        isinstance(source, (list, tuple))
+        and source
+        and all(isinstance(s, (str, os.PathLike)) for s in source)
+    ):
         paths = [Path(s) for s in source]
         if all(p.suffix.lower() in JPEG_SUFFIXES for p in paths):
             return paths

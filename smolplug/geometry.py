@@ -48,11 +48,11 @@ def compute_geometry(spec: FrameSpec, w: int, h: int) -> Geometry:
             nh, nw = S, int(S * rw / rh)
         nw, nh = max(nw, 1), max(nh, 1)
         kx, ky = rw / nw, rh / nh
-        if OW > nw:
+        if nw < OW:
             dx, dw = (OW - nw) // 2, nw
         else:
             sx, sw = rx + kx * round((nw - OW) / 2.0), kx * OW
-        if OH > nh:
+        if nh < OH:
             dy, dh = (OH - nh) // 2, nh
         else:
             sy, sh = ry + ky * round((nh - OH) / 2.0), ky * OH

@@ -100,14 +100,22 @@ def _check_out(out: np.ndarray, spec: FrameSpec, n: int | None) -> np.ndarray:
     return out
 
 
-def _options(strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool,
-             scale_headroom: float) -> dict[str, Any]:
+def _options(
+    strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool, scale_headroom: float
+) -> dict[str, Any]:
     if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 1):
         raise SpecError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
     if not isinstance(scale_headroom, (int, float)) or not scale_headroom >= 1.0:
-        raise SpecError(f"scale_headroom must be a number >= 1 (inf disables DCT scaling), got {scale_headroom!r}")
-    return {"strict": bool(strict), "max_pixels": max_pixels, "fastdct": bool(fastdct),
-            "fastupsample": bool(fastupsample), "scale_headroom": float(scale_headroom)}
+        raise SpecError(
+            f"scale_headroom must be a number >= 1 (inf disables DCT scaling), got {scale_headroom!r}"
+        )
+    return {
+        "strict": bool(strict),
+        "max_pixels": max_pixels,
+        "fastdct": bool(fastdct),
+        "fastupsample": bool(fastupsample),
+        "scale_headroom": float(scale_headroom),
+    }
 
 
 def decode_jpeg(
@@ -242,7 +250,9 @@ def decode_jpeg_batch(
     if on_error not in ("raise", "skip"):
         raise SpecError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if isinstance(items, (bytes, bytearray, memoryview, np.ndarray)):
-        raise SpecError("items must be a sequence of images; wrap a single image in a list or use decode_jpeg()")
+        raise SpecError(
+            "items must be a sequence of images; wrap a single image in a list or use decode_jpeg()"
+        )
     items = list(items)
     n = len(items)
     if threads is None:
@@ -254,13 +264,15 @@ def decode_jpeg_batch(
     valid = [_is_bytes_like(it) for it in items]
 
     if _native is not None and n:
-        results = _native.decode_batch_into(items, valid, _native.make_spec(spec, **opts), data,
-                                            min(threads, n))
+        results = _native.decode_batch_into(
+            items, valid, _native.make_spec(spec, **opts), data, min(threads, n)
+        )
     else:
         if _native is None:
             _use_fallback()
-        results = [_pillow.decode_into(it, spec, data[i], **opts) if valid[i] else None
-                   for i, it in enumerate(items)]
+        results = [
+            _pillow.decode_into(it, spec, data[i], **opts) if valid[i] else None for i, it in enumerate(items)
+        ]
     status = np.empty(n, np.int8)
     messages: list[str] = []
     sizes = np.zeros((n, 2), np.int32)

@@ -54,11 +54,22 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
         if plugin is None:  # blocked
             continue
         dist = dists.get(id(plugin))
-        origin = (f"{dist.project_name} {dist.version}" if dist is not None
-                  else "builtin" if name in DEFAULT_PLUGINS else "registered")
+        origin = (
+            f"{dist.project_name} {dist.version}"
+            if dist is not None
+            else "builtin"
+            if name in DEFAULT_PLUGINS
+            else "registered"
+        )
         hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
-        rows.append({"name": name, "origin": origin, "hooks": hooks,
-                     "where": getattr(plugin, "__file__", type(plugin).__qualname__)})
+        rows.append(
+            {
+                "name": name,
+                "origin": origin,
+                "hooks": hooks,
+                "where": getattr(plugin, "__file__", type(plugin).__qualname__),
+            }
+        )
     return rows
 
 

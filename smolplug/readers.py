@@ -129,7 +129,9 @@ def _natural_key(path: Path) -> list[Any]:
 def list_jpeg_files(directory: str | os.PathLike[str]) -> list[Path]:
     """JPEG files of a directory in natural order (frame_2 before frame_10)."""
     d = Path(directory)
-    return sorted((p for p in d.iterdir() if p.suffix.lower() in JPEG_SUFFIXES and p.is_file()), key=_natural_key)
+    return sorted(
+        (p for p in d.iterdir() if p.suffix.lower() in JPEG_SUFFIXES and p.is_file()), key=_natural_key
+    )
 
 
 def _read(path: Path) -> bytes | OSError:
@@ -169,16 +171,23 @@ class JpegFileReader(FrameReader):
 
     def __iter__(self) -> Iterator[FrameBatch]:
         req = self.request
-        chunks = [self.indices[i:i + req.batch_size] for i in range(0, len(self.indices), req.batch_size)]
+        chunks = [self.indices[i : i + req.batch_size] for i in range(0, len(self.indices), req.batch_size)]
         pending = self._submit(chunks[0]) if chunks else None
         for k, chunk in enumerate(chunks):
             blobs = pending.result()  # type: ignore[union-attr]
             pending = self._submit(chunks[k + 1]) if k + 1 < len(chunks) else None
             out = self._ring[k % len(self._ring)][: len(chunk)]
             items = [b if isinstance(b, bytes) else b"" for b in blobs]
-            batch = decode_jpeg_batch(items, req.spec, out=out, threads=req.threads, on_error="skip",
-                                      strict=req.strict, max_pixels=req.max_pixels,
-                                      scale_headroom=req.scale_headroom)
+            batch = decode_jpeg_batch(
+                items,
+                req.spec,
+                out=out,
+                threads=req.threads,
+                on_error="skip",
+                strict=req.strict,
+                max_pixels=req.max_pixels,
+                scale_headroom=req.scale_headroom,
+            )
             status, messages = batch.status, batch.messages
             for j, b in enumerate(blobs):
                 if isinstance(b, OSError):
@@ -189,8 +198,7 @@ class JpegFileReader(FrameReader):
             ok = int((status <= Status.WARNING).sum())
             self.stats.frames_delivered += ok
             self.stats.frames_failed += len(chunk) - ok
-            fb = FrameBatch(out, chunk.copy(), status, messages,
-                            sources=[str(self.paths[i]) for i in chunk])
+            fb = FrameBatch(out, chunk.copy(), status, messages, sources=[str(self.paths[i]) for i in chunk])
             if req.on_error == "raise":
                 batch.raise_for_status()
             yield fb

@@ -12,9 +12,18 @@ from PIL import Image
 
 # (width, height, progressive, subsampling) — sizes of typical photo collections
 SAMPLE_LAYOUT = [
-    (1280, 960, False, 2), (1024, 768, True, 2), (1600, 1200, False, 2), (800, 600, True, 0),
-    (1280, 720, False, 2), (640, 480, False, 0), (1920, 1080, True, 2), (500, 375, True, 2),
-    (1024, 683, False, 2), (2048, 1536, False, 2), (768, 1024, True, 2), (512, 512, True, 2),
+    (1280, 960, False, 2),
+    (1024, 768, True, 2),
+    (1600, 1200, False, 2),
+    (800, 600, True, 0),
+    (1280, 720, False, 2),
+    (640, 480, False, 0),
+    (1920, 1080, True, 2),
+    (500, 375, True, 2),
+    (1024, 683, False, 2),
+    (2048, 1536, False, 2),
+    (768, 1024, True, 2),
+    (512, 512, True, 2),
 ]
 
 
@@ -36,7 +45,9 @@ def synthetic_image(width: int, height: int, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(acc, 0, 255).astype(np.uint8))
 
 
-def sample_jpegs(count: int = len(SAMPLE_LAYOUT), seed: int = 0, quality: int = 90) -> list[tuple[str, bytes]]:
+def sample_jpegs(
+    count: int = len(SAMPLE_LAYOUT), seed: int = 0, quality: int = 90
+) -> list[tuple[str, bytes]]:
     """``count`` (name, JPEG bytes) pairs, identical on every machine for a given seed."""
     out = []
     for i in range(count):

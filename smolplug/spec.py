@@ -134,8 +134,11 @@ class FrameSpec:
             if any(s == 0 for s in std):
                 raise SpecError("std must be non-zero")
             object.__setattr__(self, "std", std)
-        if not (isinstance(self.value_scale, (int, float)) and math.isfinite(self.value_scale)
-                and self.value_scale > 0):
+        if not (
+            isinstance(self.value_scale, (int, float))
+            and math.isfinite(self.value_scale)
+            and self.value_scale > 0
+        ):
             raise SpecError(f"value_scale must be a positive finite number, got {self.value_scale!r}")
         if not (isinstance(self.fill, (int, float)) and 0 <= self.fill <= 255):
             raise SpecError(f"fill must be a pixel value in 0..255, got {self.fill!r}")

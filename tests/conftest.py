@@ -45,7 +45,7 @@ def synthetic_rgb(w: int, h: int, seed: int = 0) -> Image.Image:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     blue = 128 + 90 * np.sin(xx / 13.0) * np.cos(yy / 17.0)
     img = np.stack([xx / max(w - 1, 1) * 255, yy / max(h - 1, 1) * 255, blue], -1)
-    img[h // 4: h // 2, w // 3: 2 * w // 3] = (220, 30, 80)
+    img[h // 4 : h // 2, w // 3 : 2 * w // 3] = (220, 30, 80)
     img += rng.normal(0, 3, img.shape)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
@@ -66,8 +66,9 @@ def full_decode(data: bytes, mode: str = "RGB", transpose_exif: bool = False) ->
     return img.convert(mode)
 
 
-def reference(data: bytes, spec: smolplug.FrameSpec, transpose_exif: bool = False,
-              decoded: Image.Image | None = None) -> np.ndarray:
+def reference(
+    data: bytes, spec: smolplug.FrameSpec, transpose_exif: bool = False, decoded: Image.Image | None = None
+) -> np.ndarray:
     """Pillow full decode + the same geometry/resize/normalisation, as float32 in spec layout."""
     mode = "L" if spec.colorspace == "GRAY" else "RGB"
     img = decoded if decoded is not None else full_decode(data, mode, transpose_exif)
@@ -79,7 +80,7 @@ def reference(data: bytes, spec: smolplug.FrameSpec, transpose_exif: bool = Fals
     if spec.colorspace == "BGR":
         patch = patch[:, :, ::-1]
     frame = np.full((spec.height, spec.width, spec.channels), spec.fill, np.float32)
-    frame[g.dy:g.dy + g.dh, g.dx:g.dx + g.dw] = patch
+    frame[g.dy : g.dy + g.dh, g.dx : g.dx + g.dw] = patch
     scale, bias = spec.affine()
     frame = frame * np.asarray(scale, np.float32) + np.asarray(bias, np.float32)
     return frame.transpose(2, 0, 1) if spec.layout == "NCHW" else frame

@@ -26,9 +26,24 @@ def test_bench_jpeg_prints_table(tmp_path):
 
     for i in range(3):
         (tmp_path / f"{i}.jpg").write_bytes(encode(synthetic_rgb(400, 300, seed=i)))
-    proc = subprocess.run([sys.executable, "-m", "smolplug.cli", "bench", "jpeg", "--images", str(tmp_path),
-                           "--repeats", "1", "--threads", "2"], capture_output=True, text=True,
-                          env={"COLUMNS": "160", "PATH": ""})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smolplug.cli",
+            "bench",
+            "jpeg",
+            "--images",
+            str(tmp_path),
+            "--repeats",
+            "1",
+            "--threads",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "160", "PATH": ""},
+    )
     assert proc.returncode == 0, proc.stderr
     for needle in ("pillow", "simplejpeg", "smolplug", "ms/img", "vs best peer", "2 threads / 1 thread"):
         assert needle in proc.stdout, needle

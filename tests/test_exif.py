@@ -30,12 +30,16 @@ def test_probe_reads_orientation(o):
 
 
 @pytest.mark.parametrize("o", range(1, 9))
-@pytest.mark.parametrize("spec", [
-    FrameSpec(131, 203, dtype="uint8"),  # native size when not transposed
-    FrameSpec(60, 90),
-    FrameSpec(40, 40, resize="shorter-side-crop", shorter_side=48),
-    FrameSpec(30, 20, roi=(10, 20, 60, 90), layout="NHWC"),
-], ids=["native", "exact", "crop", "roi-nhwc"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FrameSpec(131, 203, dtype="uint8"),  # native size when not transposed
+        FrameSpec(60, 90),
+        FrameSpec(40, 40, resize="shorter-side-crop", shorter_side=48),
+        FrameSpec(30, 20, roi=(10, 20, 60, 90), layout="NHWC"),
+    ],
+    ids=["native", "exact", "crop", "roi-nhwc"],
+)
 def test_orientation_applied(o, spec):
     data = with_orientation(o)
     disp = Image.open(io.BytesIO(data))

@@ -42,10 +42,16 @@ def test_fallback_selected_and_warns_once():
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
-@pytest.mark.parametrize("spec", [
-    FrameSpec(60, 80), FrameSpec.imagenet(), FrameSpec(30, 30, roi=(20, 10, 100, 90), layout="NHWC"),
-    FrameSpec(50, 50, resize="letterbox", colorspace="GRAY", dtype="uint8"),
-], ids=["exact", "imagenet", "roi-nhwc", "letterbox-gray"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FrameSpec(60, 80),
+        FrameSpec.imagenet(),
+        FrameSpec(30, 30, roi=(20, 10, 100, 90), layout="NHWC"),
+        FrameSpec(50, 50, resize="letterbox", colorspace="GRAY", dtype="uint8"),
+    ],
+    ids=["exact", "imagenet", "roi-nhwc", "letterbox-gray"],
+)
 def test_fallback_agrees_with_reference(spec):
     data = encode(synthetic_rgb(300, 200))
     out = np.empty(spec.frame_shape, spec.numpy_dtype)
@@ -62,8 +68,16 @@ def test_fallback_statuses():
     out = np.empty(spec.frame_shape, np.float32)
     good = encode(synthetic_rgb(64, 64))
     assert fallback.decode_into(b"", spec, out, strict=True, max_pixels=None)["status"] == Status.EMPTY
-    assert fallback.decode_into(b"GIF89a", spec, out, strict=True, max_pixels=None)["status"] == Status.NOT_JPEG
-    assert fallback.decode_into(good[:200], spec, out, strict=True, max_pixels=None)["status"] == Status.TRUNCATED
+    assert (
+        fallback.decode_into(b"GIF89a", spec, out, strict=True, max_pixels=None)["status"] == Status.NOT_JPEG
+    )
+    assert (
+        fallback.decode_into(good[:200], spec, out, strict=True, max_pixels=None)["status"]
+        == Status.TRUNCATED
+    )
     assert fallback.decode_into(good, spec, out, strict=True, max_pixels=100)["status"] == Status.TOO_LARGE
     roi = FrameSpec(8, 8, roi=(60, 60, 10, 10))
-    assert fallback.decode_into(good, roi, out, strict=True, max_pixels=None)["status"] == Status.ROI_OUT_OF_BOUNDS
+    assert (
+        fallback.decode_into(good, roi, out, strict=True, max_pixels=None)["status"]
+        == Status.ROI_OUT_OF_BOUNDS
+    )

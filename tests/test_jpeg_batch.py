@@ -12,10 +12,15 @@ from smolplug import FrameSpec, SpecError
 
 from .conftest import encode, synthetic_rgb
 
-IMAGES = [encode(synthetic_rgb(w, h, seed=i), progressive=i % 2 == 1, subsampling=["4:2:0", "4:4:4"][i % 2])
-          for i, (w, h) in enumerate([(320, 240), (97, 211), (640, 360), (50, 50), (257, 129), (400, 400)] * 3)]
-SPECS = [FrameSpec.imagenet(), FrameSpec(64, 96, layout="NHWC", dtype="uint8"),
-         FrameSpec(48, 48, resize="letterbox", colorspace="GRAY", dtype="float16")]
+IMAGES = [
+    encode(synthetic_rgb(w, h, seed=i), progressive=i % 2 == 1, subsampling=["4:2:0", "4:4:4"][i % 2])
+    for i, (w, h) in enumerate([(320, 240), (97, 211), (640, 360), (50, 50), (257, 129), (400, 400)] * 3)
+]
+SPECS = [
+    FrameSpec.imagenet(),
+    FrameSpec(64, 96, layout="NHWC", dtype="uint8"),
+    FrameSpec(48, 48, resize="letterbox", colorspace="GRAY", dtype="float16"),
+]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=["imagenet", "nhwc-u8", "letterbox-gray-f16"])
@@ -44,7 +49,9 @@ def test_out_is_validated():
     with pytest.raises(SpecError, match="shape"):
         smolplug.decode_jpeg_batch(IMAGES[:2], spec, out=np.empty((2, 3, 224, 224), np.float16))
     with pytest.raises(SpecError, match="contiguous"):
-        smolplug.decode_jpeg_batch(IMAGES[:2], spec, out=np.empty((2, 224, 224, 3), np.float32).transpose(0, 3, 1, 2))
+        smolplug.decode_jpeg_batch(
+            IMAGES[:2], spec, out=np.empty((2, 224, 224, 3), np.float32).transpose(0, 3, 1, 2)
+        )
     ro = spec.allocate(2)
     ro.flags.writeable = False
     with pytest.raises(SpecError, match="writable"):

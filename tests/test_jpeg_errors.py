@@ -43,8 +43,13 @@ def _sof(data: bytes) -> int:
     raise AssertionError("no SOF")
 
 
-def patched_sof(data: bytes, *, precision: int | None = None, size: tuple[int, int] | None = None,
-                marker: int | None = None) -> bytes:
+def patched_sof(
+    data: bytes,
+    *,
+    precision: int | None = None,
+    size: tuple[int, int] | None = None,
+    marker: int | None = None,
+) -> bytes:
     b = bytearray(data)
     i = _sof(data)
     if marker is not None:
@@ -53,7 +58,7 @@ def patched_sof(data: bytes, *, precision: int | None = None, size: tuple[int, i
         b[i + 4] = precision
     if size is not None:
         w, h = size
-        b[i + 5:i + 9] = bytes([h >> 8, h & 255, w >> 8, w & 255])
+        b[i + 5 : i + 9] = bytes([h >> 8, h & 255, w >> 8, w & 255])
     return bytes(b)
 
 
@@ -61,7 +66,7 @@ def corrupt_scan(data: bytes) -> bytes:
     """Plant a marker in the middle of the entropy-coded data."""
     sos = data.index(b"\xff\xda")
     mid = sos + (len(data) - sos) // 2
-    return data[:mid] + b"\xff\xc1" + data[mid + 2:]
+    return data[:mid] + b"\xff\xc1" + data[mid + 2 :]
 
 
 def png_bytes() -> bytes:
@@ -166,8 +171,11 @@ def test_invalid_items_and_arguments():
         smolplug.decode_jpeg(12345, SPEC)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         smolplug.decode_jpeg("not bytes", SPEC)  # type: ignore[arg-type]
-    b = smolplug.decode_jpeg_batch([GOOD, None, 7, np.frombuffer(GOOD, np.uint8), bytearray(GOOD),
-                                    memoryview(GOOD)], SPEC, on_error="skip")
+    b = smolplug.decode_jpeg_batch(
+        [GOOD, None, 7, np.frombuffer(GOOD, np.uint8), bytearray(GOOD), memoryview(GOOD)],
+        SPEC,
+        on_error="skip",
+    )
     assert b.status.tolist() == [0, Status.INVALID_INPUT, Status.INVALID_INPUT, 0, 0, 0]
     for bad in (dict(threads=0), dict(threads=1.5), dict(on_error="ignore")):
         with pytest.raises(SpecError):

@@ -25,8 +25,9 @@ def test_subsampling_and_progressive(progressive, subsampling):
         assert psnr(out, reference(data, spec)) >= 35
 
 
-@pytest.mark.parametrize("name", ["yuv440.jpg", "yuv422.jpg", "arithmetic.jpg", "restart.jpg",
-                                  "restart_progressive.jpg"])
+@pytest.mark.parametrize(
+    "name", ["yuv440.jpg", "yuv422.jpg", "arithmetic.jpg", "restart.jpg", "restart_progressive.jpg"]
+)
 def test_fixtures_made_by_libjpeg_tools(name):
     data = (FIXTURES / name).read_bytes()
     same = FrameSpec(75, 100, dtype="uint8")

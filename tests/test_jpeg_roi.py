@@ -37,7 +37,7 @@ def test_roi_at_native_size_equals_crop_of_full_decode(kind, roi):
     data = IMGS[kind]
     x, y, w, h = (int(v) for v in roi)
     out = smolplug.decode_jpeg(data, FrameSpec(h, w, roi=roi, dtype="uint8", layout="NHWC"))
-    crop = np.asarray(full_decode(data))[y:y + h, x:x + w]
+    crop = np.asarray(full_decode(data))[y : y + h, x : x + w]
     assert np.array_equal(out, crop)
 
 

@@ -104,14 +104,16 @@ def test_default_executor_runs_torch_modules_on_cpu(pm):
 @pytest.fixture
 def entry_point_plugin(tmp_path, monkeypatch):
     """An installed-looking distribution exposing a plugin in the 'smolplug' entry-point group."""
-    (tmp_path / "demo_smolplug_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "demo_smolplug_plugin.py").write_text(
+        textwrap.dedent("""
         import smolplug
 
         @smolplug.hookimpl
         def smolplug_make_executor(model, device, options):
             if device == "demo":
                 return "demo-executor"
-    """))
+    """)
+    )
     dist = tmp_path / "demo_smolplug_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-smolplug-plugin\nVersion: 1.0\n")

@@ -47,7 +47,9 @@ def test_selected_frames_and_ring_reuse(folder, pm):
         got = list(reader)
     assert [b.indices.tolist() for b in got] == [[9, 0], [5, 5], [3]]
     # memory is bounded: batches reuse the ring's two buffers
-    bases = {b.data.base.__array_interface__["data"][0] if b.data.base is not None else id(b.data) for b in got}
+    bases = {
+        b.data.base.__array_interface__["data"][0] if b.data.base is not None else id(b.data) for b in got
+    }
     assert len(bases) == 2
 
 

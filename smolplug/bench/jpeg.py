@@ -41,9 +41,9 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
             i += 1 if marker == 0xFF else 2
             continue
-        seglen = struct.unpack(">H", data[i + 2:i + 4])[0]
+        seglen = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
             return w, h
         i += 2 + seglen
     raise ValueError("no SOF marker")
@@ -91,13 +91,17 @@ def opencv_pipeline(data: bytes, dst: np.ndarray) -> None:
     import cv2
 
     w, h = jpeg_size(data)
-    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}[_reduction(w, h)]
+    flag = {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[_reduction(w, h)]
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     nw, nh = _short_side_dims(bgr.shape[1], bgr.shape[0])
     bgr = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
     x, y = _crop_offsets(nw, nh)
-    _normalize_into(cv2.cvtColor(bgr[y:y + SIZE, x:x + SIZE], cv2.COLOR_BGR2RGB), dst)
+    _normalize_into(cv2.cvtColor(bgr[y : y + SIZE, x : x + SIZE], cv2.COLOR_BGR2RGB), dst)
 
 
 def simplejpeg_pipeline(data: bytes, dst: np.ndarray) -> None:
@@ -110,7 +114,7 @@ def simplejpeg_pipeline(data: bytes, dst: np.ndarray) -> None:
     nw, nh = _short_side_dims(rgb.shape[1], rgb.shape[0])
     rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
     x, y = _crop_offsets(nw, nh)
-    _normalize_into(rgb[y:y + SIZE, x:x + SIZE], dst)
+    _normalize_into(rgb[y : y + SIZE, x : x + SIZE], dst)
 
 
 def simplejpeg_floor(data: bytes, dst: np.ndarray) -> None:
@@ -201,12 +205,19 @@ class Result:
         return self.row("smolplug (1 thread)")
 
     def best_peer(self) -> Row:
-        return min((r for r in self.rows if r.ms_per_img and not r.name.startswith(("smolplug", "floor"))),
-                   key=lambda r: r.ms_per_img)  # type: ignore[arg-type,return-value]
+        return min(
+            (r for r in self.rows if r.ms_per_img and not r.name.startswith(("smolplug", "floor"))),
+            key=lambda r: r.ms_per_img,
+        )  # type: ignore[arg-type,return-value]
 
 
-def run(dataset: str, images: Sequence[tuple[str, bytes]], repeats: int = 5,
-        max_threads: int | None = None, progress: Callable[[str], None] | None = None) -> Result:
+def run(
+    dataset: str,
+    images: Sequence[tuple[str, bytes]],
+    repeats: int = 5,
+    max_threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Result:
     datas = [d for _, d in images]
     n = len(datas)
     mp = sum(w * h for w, h in map(jpeg_size, datas)) / n / 1e6
@@ -244,7 +255,9 @@ def run(dataset: str, images: Sequence[tuple[str, bytes]], repeats: int = 5,
     for th in range(1, (max_threads or default_threads()) + 1):
         say(f"smolplug batch, {th} thread(s)")
         t = _best_time(lambda th=th: decode_jpeg_batch(datas, SPEC, out=out, threads=th), repeats)
-        res.rows.append(Row(f"smolplug batch, {th} thread(s)", t / n * 1e3, threads=th, psnr_db=psnr(out, ref)))
+        res.rows.append(
+            Row(f"smolplug batch, {th} thread(s)", t / n * 1e3, threads=th, psnr_db=psnr(out, ref))
+        )
     return res
 
 
@@ -255,8 +268,10 @@ def render(results: Sequence[Result]) -> Any:
     tables = []
     for r in results:
         base = r.smolplug_1t.ms_per_img or float("nan")
-        t = Table(title=f"{r.dataset}: {r.images} images, {r.megapixels:.2f} MP avg -> 224x224 float32 NCHW "
-                        f"(backend: {r.backend})")
+        t = Table(
+            title=f"{r.dataset}: {r.images} images, {r.megapixels:.2f} MP avg -> 224x224 float32 NCHW "
+            f"(backend: {r.backend})"
+        )
         t.add_column("pipeline", overflow="fold")
         t.add_column("threads", justify="right")
         t.add_column("ms/img", justify="right")
@@ -267,9 +282,14 @@ def render(results: Sequence[Result]) -> Any:
             if row.ms_per_img is None:
                 t.add_row(row.name, "", "-", "-", "-", row.note)
                 continue
-            t.add_row(row.name, str(row.threads), f"{row.ms_per_img:.2f}", f"{1e3 / row.ms_per_img:.0f}",
-                      f"{row.ms_per_img / base:.2f}x",
-                      "" if row.psnr_db is None else f"{row.psnr_db:.1f} dB")
+            t.add_row(
+                row.name,
+                str(row.threads),
+                f"{row.ms_per_img:.2f}",
+                f"{1e3 / row.ms_per_img:.0f}",
+                f"{row.ms_per_img / base:.2f}x",
+                "" if row.psnr_db is None else f"{row.psnr_db:.1f} dB",
+            )
         tables.append(t)
     return tables
 
