@@ -1,6 +1,7 @@
 #include "sp_jpeg.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,7 @@ struct sp_jpeg_batch {
 
 typedef struct {
     sp_jpeg_batch *b;
+    const int *order;
     const uint8_t *const *data;
     const size_t *lens;
     const sp_spec *spec;
@@ -421,9 +423,10 @@ typedef struct {
     sp_result *results;
 } batch_job;
 
-static void batch_item(void *ctx, int worker, int i)
+static void batch_item(void *ctx, int worker, int k)
 {
     batch_job *j = ctx;
+    const int i = j->order ? j->order[k] : k;
     sp_jpeg_decode(j->b->decoders[worker], j->data[i], j->lens[i], j->spec, j->out + (size_t)i * j->stride,
                    &j->results[i]);
 }
@@ -456,14 +459,39 @@ void sp_jpeg_batch_free(sp_jpeg_batch *b)
     free(b);
 }
 
+static const size_t *sort_lens;
+
+static int by_len_desc(const void *a, const void *b)
+{
+    size_t la = sort_lens[*(const int *)a], lb = sort_lens[*(const int *)b];
+    return la < lb ? 1 : la > lb ? -1 : (*(const int *)a - *(const int *)b);
+}
+
+/* Largest compressed items first (longest-processing-time scheduling): the batch does not
+ * end with one thread decoding a big image while the others idle. */
+static int *largest_first(int n, const size_t *lens)
+{
+    static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+    int *order = malloc(sizeof(int) * (size_t)n);
+    if (!order) return NULL;
+    for (int i = 0; i < n; i++) order[i] = i;
+    pthread_mutex_lock(&sort_lock); /* qsort has no context argument in C11 */
+    sort_lens = lens;
+    qsort(order, (size_t)n, sizeof(int), by_len_desc);
+    pthread_mutex_unlock(&sort_lock);
+    return order;
+}
+
 int sp_jpeg_decode_batch(sp_jpeg_batch *b, int n, const uint8_t *const *data, const size_t *lens,
                          const sp_spec *spec, uint8_t *out, size_t stride, sp_result *results)
 {
-    batch_job j = {b, data, lens, spec, out, stride, results};
     int failed = 0;
     if (!b || n < 0 || (n > 0 && (!data || !lens || !spec || !out || !results)) || stride < sp_frame_bytes(spec))
         return -SP_ERR_INVALID;
+    int *order = b->nthreads > 1 && n > b->nthreads ? largest_first(n, lens) : NULL;
+    batch_job j = {b, order, data, lens, spec, out, stride, results};
     sp_pool_run(b->pool, batch_item, &j, n);
+    free(order);
     for (int i = 0; i < n; i++) failed += results[i].status >= SP_ERR_EMPTY;
     return failed;
 }

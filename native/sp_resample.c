@@ -4,6 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Hot loops: compiled for AVX2 and a baseline, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SP_CLONES
+#endif
+
+
 static double box_filter(double x) { return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0; }
 
 static double triangle_filter(double x)
@@ -65,12 +73,22 @@ int sp_filter_build(sp_filter *f, double src0, double srclen, int dstlen, int li
             ww = 1.0;
             xmax = 1;
         }
-        for (int x = 0; x < taps; x++) wi[x] = x < xmax ? (float)(wi[x] / ww) : 0.0f;
+        /* Trim zero-weight taps at both ends (a triangle at integral positions has two):
+         * fewer rows/columns touched, and identity ratios become a single tap. */
+        int first = 0, last = xmax - 1;
+        while (first < last && wi[first] == 0.0f) first++;
+        while (last > first && wi[last] == 0.0f) last--;
+        xmax = last - first + 1;
+        for (int x = 0; x < taps; x++) wi[x] = x < xmax ? (float)(wi[x + first] / ww) : 0.0f;
+        xmin += first;
         f->start[i] = xmin;
         f->count[i] = xmax;
         if (xmin < f->lo) f->lo = xmin;
         if (xmin + xmax > f->hi) f->hi = xmin + xmax;
     }
+    f->identity = 1;
+    for (int i = 0; i < dstlen && f->identity; i++)
+        f->identity = f->count[i] == 1 && f->w[(size_t)i * taps] == 1.0f && f->start[i] == f->start[0] + i;
     return SP_OK;
 }
 
@@ -100,13 +118,6 @@ int sp_filter_max_open(const sp_filter *f)
     }
     return best;
 }
-
-/* Hot loops: compiled for AVX2 and a baseline, picked at load time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SP_CLONES
-#endif
 
 SP_CLONES static void acc_set(float *restrict acc, const uint8_t *restrict in, float w, int n)
 {
@@ -160,8 +171,13 @@ void sp_stream_push(sp_stream *s, int y, const uint8_t *row)
     }
     while (s->next_out < fy->n && fy->start[s->next_out] + fy->count[s->next_out] <= y + 1) {
         const int oy = s->next_out++;
-        hpass_f(s->acc + (size_t)(oy % s->nacc) * s->in_len, s->channels, s->fx, s->hrow);
-        sp_write_row(s->wr, oy, s->hrow, s->width);
+        const float *acc = s->acc + (size_t)(oy % s->nacc) * s->in_len;
+        if (s->fx->identity) { /* 1:1 columns (e.g. a crop at the decoded scale): no gather */
+            sp_write_row(s->wr, oy, acc + (size_t)s->fx->start[0] * s->channels, s->width);
+        } else {
+            hpass_f(acc, s->channels, s->fx, s->hrow);
+            sp_write_row(s->wr, oy, s->hrow, s->width);
+        }
     }
 }
 
@@ -263,7 +279,7 @@ void sp_writer_init(sp_writer *wr, const sp_spec *spec, uint8_t *base, int in_c,
 
 #define AS_F32(v) (v)
 
-void sp_write_row(const sp_writer *wr, int ry, const float *row, int rw)
+SP_CLONES void sp_write_row(const sp_writer *wr, int ry, const float *row, int rw)
 {
     const int C = wr->in_c;
     const ptrdiff_t base = wr->row0 + (ptrdiff_t)ry * wr->row_step;

@@ -15,6 +15,7 @@ typedef struct {
     int n;           /* outputs */
     int taps;        /* max inputs per output (row stride of w) */
     int lo, hi;      /* inputs touched: [lo, hi) */
+    int identity;    /* output i is exactly input start[0] + i */
     int *start;      /* first input of each output */
     int *count;      /* inputs used by each output */
     float *w;        /* n * taps weights */
