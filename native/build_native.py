@@ -59,7 +59,8 @@ def check_libjpeg(include_dirs: list[str], library_dirs: list[str]) -> None:
         cmd += [f"-I{d}" for d in include_dirs] + [f"-L{d}" for d in library_dirs] + ["-ljpeg"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "probe failed"
+        lines = proc.stderr.strip().splitlines()
+        detail = next((ln for ln in lines if "error" in ln), lines[-1] if lines else "probe failed")
         sys.exit(f"smolplug build error: {detail}\n\n{INSTALL_HINT}")
 
 

@@ -315,7 +315,7 @@ def render(results: Sequence[Result]) -> Any:
                 t.add_row(row.name, "", "-", "-", "-", row.note)
                 continue
             t.add_row(
-                row.name,
+                f"{row.name} ({row.note})" if row.note else row.name,
                 str(row.threads),
                 f"{row.ms_per_img:.2f}",
                 f"{1e3 / row.ms_per_img:.0f}",
