@@ -59,7 +59,9 @@ def main() -> int:
             f"2 threads / 1 thread {s.get('2_threads_vs_1', float('nan')):.2f}x"
         )
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) | {"summary": bench.summary(r)} for r in results], indent=2))
+        args.json.write_text(
+            json.dumps([asdict(r) | {"summary": bench.summary(r)} for r in results], indent=2)
+        )
     return 0
 
 
