@@ -64,67 +64,33 @@ def check_libjpeg(include_dirs: list[str], library_dirs: list[str]) -> None:
         sys.exit(f"smolplug build error: {detail}\n\n{INSTALL_HINT}")
 
 
-CDEF = """
-typedef struct {
-    int out_h, out_w;
-    int resize;
-    int shorter_side;
-    int has_roi;
-    double roi_x, roi_y, roi_w, roi_h;
-    int colorspace;
-    int interp;
-    int layout;
-    int dtype;
-    float scale[3], bias[3];
-    float fill;
-    int apply_exif;
-    int strict;
-    int fast_dct, fast_upsample;
-    int64_t max_pixels;
-    double scale_headroom;
-} sp_spec;
+PUBLIC_HEADERS = ["sp_common.h", "sp_jpeg.h"]
 
-typedef struct {
-    int status;
-    int warnings;
-    int src_w, src_h;
-    int scale_num;
-    int orientation;
-    int rows_decoded;
-    int cols_decoded;
-    char message[160];
-} sp_result;
 
-typedef struct {
-    double sx, sy, sw, sh;
-    int dx, dy, dw, dh;
-} sp_geometry;
+def cdef_from_headers(names: list[str]) -> str:
+    """The cffi declarations, read from the public headers (one source of truth): preprocessor
+    lines are dropped except integer ``#define``s, which cffi understands."""
+    keep = []
+    for name in names:
+        for line in (HERE / name).read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith("#"):
+                parts = stripped.split()
+                if len(parts) == 3 and parts[0] == "#define" and parts[2].isdigit():
+                    keep.append(stripped)
+                continue
+            keep.append(line)
+    return "\n".join(keep)
 
-int sp_compute_geometry(const sp_spec *spec, int w, int h, sp_geometry *g);
-size_t sp_frame_bytes(const sp_spec *spec);
-
-typedef struct sp_jpeg_decoder sp_jpeg_decoder;
-typedef struct sp_jpeg_batch sp_jpeg_batch;
-sp_jpeg_decoder *sp_jpeg_decoder_new(void);
-void sp_jpeg_decoder_free(sp_jpeg_decoder *d);
-int sp_jpeg_decode(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
-                   uint8_t *out, sp_result *res);
-int sp_jpeg_probe(sp_jpeg_decoder *d, const uint8_t *data, size_t len, int apply_exif, sp_result *res);
-sp_jpeg_batch *sp_jpeg_batch_new(int nthreads);
-int sp_jpeg_batch_threads(const sp_jpeg_batch *b);
-void sp_jpeg_batch_free(sp_jpeg_batch *b);
-int sp_jpeg_decode_batch(sp_jpeg_batch *b, int n, const uint8_t *const *data, const size_t *lens,
-                         const sp_spec *spec, uint8_t *out, size_t stride, sp_result *results);
-"""
 
 include_dirs = [str(HERE), *_dirs("SMOLPLUG_JPEG_INCLUDE")]
 library_dirs = _dirs("SMOLPLUG_JPEG_LIB")
 
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
+ffibuilder.cdef(cdef_from_headers(PUBLIC_HEADERS))
 ffibuilder.set_source(
     "smolplug._native",
-    '#include "sp_common.h"\n#include "sp_jpeg.h"\n',
+    "".join(f'#include "{h}"\n' for h in PUBLIC_HEADERS),
     sources=[
         str((HERE / s).relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd()) else str(HERE / s)
         for s in SOURCES

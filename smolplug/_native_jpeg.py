@@ -18,11 +18,20 @@ from ._native import ffi, lib  # raises ImportError when the extension is missin
 from .geometry import Geometry
 from .spec import FrameSpec
 
-_RESIZE = {"exact": 0, "shorter-side-crop": 1, "letterbox": 2}
-_COLOR = {"RGB": 0, "BGR": 1, "GRAY": 2}
-_INTERP = {"area": 0, "bilinear": 1}
-_LAYOUT = {"NCHW": 0, "NHWC": 1}
-_DTYPE = {"uint8": 0, "float16": 1, "float32": 2}
+_RESIZE = {
+    "exact": lib.SP_RESIZE_EXACT,
+    "shorter-side-crop": lib.SP_RESIZE_SHORTER_CROP,
+    "letterbox": lib.SP_RESIZE_LETTERBOX,
+}
+_COLOR = {"RGB": lib.SP_COLOR_RGB, "BGR": lib.SP_COLOR_BGR, "GRAY": lib.SP_COLOR_GRAY}
+_INTERP = {"area": lib.SP_INTERP_AREA, "bilinear": lib.SP_INTERP_BILINEAR}
+_LAYOUT = {"NCHW": lib.SP_LAYOUT_NCHW, "NHWC": lib.SP_LAYOUT_NHWC}
+_DTYPE = {"uint8": lib.SP_DTYPE_U8, "float16": lib.SP_DTYPE_F16, "float32": lib.SP_DTYPE_F32}
+#: C status names, for checking smolplug.errors.Status against the native enum
+NATIVE_STATUS = {name[7:]: getattr(lib, name) for name in dir(lib) if name.startswith("SP_ERR_")} | {
+    "OK": lib.SP_OK,
+    "WARNING": lib.SP_WARNING,
+}
 
 
 def make_spec(

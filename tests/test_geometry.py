@@ -66,3 +66,11 @@ def test_letterbox_centres_and_keeps_aspect():
 def test_exact_maps_roi_to_whole_output():
     g = compute_geometry(FrameSpec(7, 9, roi=(10, 20, 30, 40)), 100, 100)
     assert g == (10, 20, 30, 40, 0, 0, 9, 7)
+
+
+def test_status_codes_match_the_native_enum():
+    from smolplug import Status
+
+    renamed = {"ROI": "ROI_OUT_OF_BOUNDS", "NOMEM": "NO_MEMORY", "INVALID": "INVALID_INPUT"}
+    for name, value in native.NATIVE_STATUS.items():
+        assert Status[renamed.get(name, name)] == value, name
