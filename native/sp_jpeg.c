@@ -21,7 +21,6 @@ typedef struct {
     jmp_buf jb;
     int strict;
     int warnings;
-    int first_warning;        /* msg_code of the first warning, or -1 */
     int saw_eof;              /* "premature end of JPEG file" seen */
     int forced;               /* sp_status set by our own checks, or 0 */
     char first_msg[JMSG_LENGTH_MAX];
@@ -51,10 +50,7 @@ static void on_emit_message(j_common_ptr cinfo, int level)
     sp_error_mgr *e = (sp_error_mgr *)cinfo->err;
     if (level >= 0) return; /* trace messages */
     if (e->pub.msg_code == JWRN_JPEG_EOF) e->saw_eof = 1;
-    if (e->warnings++ == 0) {
-        e->first_warning = e->pub.msg_code;
-        (*cinfo->err->format_message)(cinfo, e->first_msg);
-    }
+    if (e->warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->first_msg);
     if (e->strict) {
         memcpy(e->error_msg, e->first_msg, sizeof(e->error_msg));
         longjmp(e->jb, 1);
@@ -233,7 +229,6 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
     res->orientation = 1;
     e->strict = spec->strict;
     e->warnings = 0;
-    e->first_warning = -1;
     e->saw_eof = 0;
     e->forced = 0;
     e->first_msg[0] = e->error_msg[0] = '\0';

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -121,8 +122,6 @@ class FrameReader(abc.ABC):
 
 
 def _natural_key(path: Path) -> list[Any]:
-    import re
-
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
