@@ -17,7 +17,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["sp_geometry.c", "sp_resample.c", "sp_pool.c", "sp_jpeg.c"]
+SOURCES = ["sp_geometry.c", "sp_resample.c", "sp_pool.c", "sp_jpeg.c", "sp_frame.c"]
 
 INSTALL_HINT = """\
 smolplug needs the libjpeg-turbo development files (jpeglib.h, libjpeg.so) to build its native decoder.
@@ -64,7 +64,7 @@ def check_libjpeg(include_dirs: list[str], library_dirs: list[str]) -> None:
         sys.exit(f"smolplug build error: {detail}\n\n{INSTALL_HINT}")
 
 
-PUBLIC_HEADERS = ["sp_common.h", "sp_jpeg.h"]
+PUBLIC_HEADERS = ["sp_common.h", "sp_jpeg.h", "sp_frame.h"]
 
 
 def cdef_from_headers(names: list[str]) -> str:

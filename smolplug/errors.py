@@ -26,6 +26,7 @@ class Status(enum.IntEnum):
     INVALID_INPUT = 10
     INTERNAL = 11
     IO_ERROR = 12  #: the item could not be read (file missing, permission, ...)
+    MISSING = 13  #: the frame does not exist or the decoder never produced it (see the message)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,10 @@ class RegionOutOfBoundsError(DecodeError):
     status = Status.ROI_OUT_OF_BOUNDS
 
 
+class MissingFrameError(DecodeError, LookupError):
+    status = Status.MISSING
+
+
 class InvalidInputError(DecodeError, TypeError):
     status = Status.INVALID_INPUT
 
@@ -111,6 +116,7 @@ _BY_STATUS: dict[Status, type[DecodeError]] = {
     Status.ROI_OUT_OF_BOUNDS: RegionOutOfBoundsError,
     Status.INVALID_INPUT: InvalidInputError,
     Status.IO_ERROR: ReadError,
+    Status.MISSING: MissingFrameError,
 }
 
 

@@ -19,7 +19,7 @@ from .errors import DecodeWarning, InvalidInputError, SpecError, Status, error_f
 from .spec import FrameSpec
 
 try:
-    from . import _native_jpeg as _native
+    from . import _binding as _native
 except ImportError as _exc:  # pragma: no cover - exercised by test_fallback in a subprocess
     _native = None
     _NATIVE_ERROR: str | None = f"{type(_exc).__name__}: {_exc}"

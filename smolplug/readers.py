@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import SpecError, Status
 from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg_batch
+from .selection import FrameSelection
 from .spec import FrameSpec
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -32,8 +33,9 @@ class FrameRequest:
 
     :param spec: output geometry and encoding of every frame.
     :param batch_size: frames per batch (the last batch may be shorter).
-    :param frames: indices into the source's frame order (file order for image
-        folders); None for all frames. Every index is delivered or reported.
+    :param frames: a :class:`~smolplug.selection.FrameSelection` (every k-th, random sample,
+        ranges, ...) or indices into the source's frame order (file order for image folders);
+        None for all frames. Every index is delivered or reported.
     :param on_error: ``"raise"`` the first failed item's error after its batch, or
         ``"skip"``: deliver per-item ``status``/``messages`` and go on.
     :param threads: native decoding threads (None: all usable cores).
@@ -45,7 +47,7 @@ class FrameRequest:
 
     spec: FrameSpec
     batch_size: int = 32
-    frames: Sequence[int] | None = None
+    frames: Sequence[int] | FrameSelection | None = None
     on_error: Literal["raise", "skip"] = "raise"
     threads: int | None = None
     ring_size: int = 2
@@ -62,7 +64,7 @@ class FrameRequest:
                 raise SpecError(f"{name} must be a positive integer, got {v!r}")
         if self.on_error not in ("raise", "skip"):
             raise SpecError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
-        if self.frames is not None:
+        if self.frames is not None and not isinstance(self.frames, FrameSelection):
             try:
                 frames = tuple(int(i) for i in self.frames)
             except (TypeError, ValueError):
@@ -151,6 +153,9 @@ class JpegFileReader(FrameReader):
         self.request = request
         n = len(self.paths)
         frames = request.frames if request.frames is not None else range(n)
+        if isinstance(frames, FrameSelection):
+            frames, outside = frames.resolve(n)
+            frames = [int(i) for i in frames] + [int(i) for i in outside]
         bad = [i for i in frames if not 0 <= i < n]
         if bad:
             raise SpecError(f"frame indices {bad[:5]} out of range for {n} file(s)")

@@ -15,7 +15,7 @@ from smolplug import _pillow_jpeg as fallback
 
 from .conftest import encode, psnr, reference, synthetic_rgb
 
-pytest.importorskip("smolplug._native_jpeg", reason="native extension not built")
+pytest.importorskip("smolplug._binding", reason="native extension not built")
 
 
 def test_fallback_selected_and_warns_once():

@@ -7,7 +7,7 @@ import pytest
 from smolplug import FrameSpec, RegionOutOfBoundsError
 from smolplug.geometry import compute_geometry
 
-native = pytest.importorskip("smolplug._native_jpeg", reason="native extension not built")
+native = pytest.importorskip("smolplug._binding", reason="native extension not built")
 
 
 def _random_specs(n, seed=0):

@@ -182,3 +182,66 @@ def native_geometry(spec: FrameSpec, w: int, h: int) -> Geometry | int:
     if rc != 0:
         return int(rc)
     return Geometry(g.sx, g.sy, g.sw, g.sh, g.dx, g.dy, g.dw, g.dh)
+
+
+# --- decoded video frames -------------------------------------------------------------------
+
+#: PyAV pixel format name -> (native format, full range by format)
+PIX_FORMATS = {
+    "yuv420p": (lib.SP_PIX_YUV420P, False),
+    "yuvj420p": (lib.SP_PIX_YUV420P, True),
+    "nv12": (lib.SP_PIX_NV12, False),
+    "yuv422p": (lib.SP_PIX_YUV422P, False),
+    "yuvj422p": (lib.SP_PIX_YUV422P, True),
+    "yuv444p": (lib.SP_PIX_YUV444P, False),
+    "yuvj444p": (lib.SP_PIX_YUV444P, True),
+    "yuv440p": (lib.SP_PIX_YUV440P, False),
+    "yuvj440p": (lib.SP_PIX_YUV440P, True),
+    "gray": (lib.SP_PIX_GRAY8, True),
+    "rgb24": (lib.SP_PIX_RGB24, True),
+}
+AVCOL_SPC_BT709 = 1  # FFmpeg's AVColorSpace; anything else is treated as BT.601 (swscale's default)
+AVCOL_RANGE_JPEG = 2
+
+
+class _FrameLocal(threading.local):
+    converter: Any = None
+
+
+_frame_local = _FrameLocal()
+
+
+def _thread_converter() -> Any:
+    if _frame_local.converter is None:
+        c = lib.sp_frame_converter_new()
+        if c == ffi.NULL:
+            raise MemoryError("could not allocate a frame converter")
+        _frame_local.converter = ffi.gc(c, lib.sp_frame_converter_free)
+    return _frame_local.converter
+
+
+def convert_planes(
+    planes: Sequence[Any],
+    linesizes: Sequence[int],
+    fmt: int,
+    width: int,
+    height: int,
+    full_range: bool,
+    bt709: bool,
+    cspec: Any,
+    out: np.ndarray,
+) -> dict[str, Any]:
+    """Convert one frame given as plane buffers (no copies) into ``out``."""
+    p = ffi.new("sp_planes *")
+    p.format, p.width, p.height = fmt, width, height
+    p.full_range, p.matrix = int(full_range), lib.SP_MATRIX_BT709 if bt709 else lib.SP_MATRIX_BT601
+    keep = []
+    for i, (buf, ls) in enumerate(zip(planes, linesizes, strict=True)):
+        b = ffi.from_buffer("uint8_t[]", buf)
+        keep.append(b)
+        p.data[i], p.linesize[i] = b, ls
+    dst = ffi.from_buffer("uint8_t[]", out, require_writable=True)
+    res = ffi.new("sp_result *")
+    lib.sp_convert_frame(_thread_converter(), p, cspec, dst, res)
+    del keep
+    return result_dict(res)

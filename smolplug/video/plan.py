@@ -1,0 +1,65 @@
+"""Decode plans: wanted frames grouped by GOP, one seek per group, nothing decoded past the
+last wanted frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import VideoIndex
+
+#: Use skip_frame=NONREF when a segment decodes at least this many frames per wanted frame.
+NONREF_MIN_SPAN = 4
+
+
+@dataclass
+class Segment:
+    start: int  #: keyframe (frame index) the decoder seeks to
+    targets: np.ndarray  #: wanted frame indices, ascending, all >= start
+    skip: str  #: FFmpeg skip_frame: "DEFAULT", "NONREF" (verified afterwards) or "NONKEY"
+
+    @property
+    def last(self) -> int:
+        return int(self.targets[-1])
+
+    @property
+    def span(self) -> int:
+        """Frames decoded (presentation order) from the keyframe to the last target."""
+        return self.last - self.start + 1
+
+
+def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
+    """Group ascending ``wanted`` frames into segments.
+
+    A new segment (a seek) starts when a wanted frame's keyframe lies after the previous wanted
+    frame: seeking there decodes fewer frames than continuing. ``NONKEY`` is used when every
+    target is a keyframe (intra frames need nothing else); ``NONREF`` when the segment is
+    sparse (non-reference frames are never used by other frames, so the targets that are
+    reference frames decode identically; targets that are themselves non-reference are
+    detected as missing and re-decoded without skipping).
+    """
+    if len(wanted) == 0:
+        return []
+    keys = index.keyframes
+    key_of = keys[np.searchsorted(keys, wanted, side="right") - 1]
+    segments: list[Segment] = []
+    first = 0
+    for i in range(1, len(wanted) + 1):
+        if i == len(wanted) or key_of[i] > wanted[i - 1]:
+            targets = wanted[first:i]
+            start = int(key_of[first])
+            if index.keyframe[targets].all():
+                skip = "NONKEY"
+            elif (targets[-1] - start + 1) >= NONREF_MIN_SPAN * len(targets):
+                skip = "NONREF"
+            else:
+                skip = "DEFAULT"
+            segments.append(Segment(start, targets, skip))
+            first = i
+    return segments
+
+
+def decoded_frames(segments: list[Segment]) -> int:
+    """Upper bound of frames a plan decodes (skipped frames excluded from neither)."""
+    return sum(s.span for s in segments)

@@ -1,0 +1,245 @@
+"""VideoReader: the video FrameReader — plan, seek, decode forward, convert wanted frames only."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _binding as native
+from ..errors import SpecError, Status
+from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
+from ..selection import FrameSelection
+from .frames import convert
+from .index import VideoIndex, load_index
+from .plan import Segment, plan
+
+
+class VideoStats(ReaderStats):
+    pass
+
+
+class VideoReader(FrameReader):
+    """Frames of one video file, decoded GOP by GOP.
+
+    Every requested frame index is delivered (``Status.OK``) or reported (``Status.MISSING``
+    when the decoder never produced it, with the reason); batches come in ascending frame
+    order; ``stats`` counts decoded frames and pixels.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        request: FrameRequest,
+        *,
+        index: VideoIndex | None = None,
+        cache: Path | str | None | bool = None,
+    ):
+        import av
+
+        self._av = av
+        self.path = Path(path)
+        self.request = request
+        self.index = index or load_index(self.path, cache)
+        sel = request.frames
+        if sel is None:
+            sel = FrameSelection.all()
+        elif not isinstance(sel, FrameSelection):
+            sel = FrameSelection.indices(sel)
+        self.wanted, self.invalid = sel.resolve(self.index.n_frames, self.index.timestamps)
+        self.segments = plan(self.index, self.wanted)
+        self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
+        self.frames_decoded = 0
+        self.pixels_decoded = 0
+        self.seeks = 0
+        size = min(request.batch_size, max(len(self.wanted) + len(self.invalid), 1))
+        self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        self._cspec = native.make_spec(
+            request.spec,
+            strict=request.strict,
+            max_pixels=request.max_pixels,
+            fastdct=False,
+            fastupsample=False,
+        )
+        self._container: Any = None
+
+    def __len__(self) -> int:
+        return len(self.wanted) + len(self.invalid)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def _open(self) -> Any:
+        if self._container is None:
+            self._container = self._av.open(str(self.path))
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+        return self._container
+
+    def _decode_segment(
+        self, seg: Segment, skip: str, seek_to: int
+    ) -> tuple[dict[int, Any], list[str], bool]:
+        """Decode from keyframe ``seek_to`` (0: reopen, no seek) up to the segment's last target.
+
+        Returns (frames by index, errors, anchored). A target is accepted only after the
+        segment's own keyframe was output in this run: frames come out in presentation order,
+        so that keyframe precedes every target, and an intra frame decodes correctly however
+        the decoder got there. ``anchored`` is False when the keyframe never appeared (the
+        demuxer landed after it: MPEG-TS and other index-less containers seek imprecisely).
+        """
+        av = self._av
+        if seek_to == 0:
+            self.close()  # decoding from the very start needs no seek
+        container = self._open()
+        stream = container.streams.video[0]
+        if seek_to > 0:
+            container.seek(int(self.index.pts[seek_to]), stream=stream, backward=True, any_frame=False)
+            self.seeks += 1
+        stream.codec_context.skip_frame = skip
+        pts_to_index = {int(self.index.pts[i]): int(i) for i in seg.targets}
+        anchor_pts = int(self.index.pts[seg.start])
+        last_pts = int(self.index.pts[seg.last])
+        got: dict[int, Any] = {}
+        errors: list[str] = []
+        anchored = False
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # a corrupt packet: its frame goes missing
+                    errors.append(f"decoder error near pts {packet.pts}: {exc}")
+                    continue
+                for frame in frames:
+                    self.frames_decoded += 1
+                    self.pixels_decoded += frame.width * frame.height
+                    if frame.pts is None:
+                        continue
+                    pts = int(frame.pts)
+                    if pts == anchor_pts:
+                        anchored = True
+                    elif pts > anchor_pts and not anchored:
+                        return got, errors, False  # overshot the keyframe
+                    i = pts_to_index.get(pts)
+                    if i is not None and anchored:
+                        got[i] = frame
+                    if pts >= last_pts:
+                        return got, errors, anchored
+        except av.error.FFmpegError as exc:  # the demuxer gave up (truncated file)
+            errors.append(f"demuxer error: {exc}")
+        finally:
+            stream.codec_context.skip_frame = "DEFAULT"
+        return got, errors, anchored
+
+    def _segment_frames(self, seg: Segment) -> Iterator[tuple[int, Any]]:
+        """(index, frame or reason) for every target of the segment, in order; exact by construction."""
+        keys = self.index.keyframes
+        k = int(np.searchsorted(keys, seg.start))
+        seeks = [seg.start] + [int(keys[max(k - 2**j, 0)]) for j in range(32) if k - 2 ** (j - 1) > 0]
+        got: dict[int, Any] = {}
+        errors: list[str] = []
+        skip = seg.skip
+        for seek_to in dict.fromkeys(seeks):  # ordered, unique; ends at 0 (from the start)
+            frames, errs, anchored = self._decode_segment(seg, skip, seek_to)
+            got.update(frames)
+            errors += errs
+            if anchored:
+                break
+        missing = [int(t) for t in seg.targets if int(t) not in got]
+        if missing and skip != "DEFAULT":
+            # targets that are non-reference frames were skipped: decode them without skipping
+            retry = Segment(seg.start, np.asarray(missing, np.int64), "DEFAULT")
+            for seek_to in dict.fromkeys(seeks):
+                frames, errs, anchored = self._decode_segment(retry, "DEFAULT", seek_to)
+                got.update(frames)
+                errors += errs
+                if anchored:
+                    break
+        reason = (
+            "; ".join(errors[:3]) or "the decoder did not produce this frame (missing or undecodable data)"
+        )
+        for t in seg.targets:
+            t = int(t)
+            yield t, got.get(t, reason)
+
+    def _items(self) -> Iterator[tuple[int, Any]]:
+        for seg in self.segments:
+            yield from self._segment_frames(seg)
+        n = self.index.n_frames
+        for i in self.invalid:
+            yield int(i), f"frame {int(i)} does not exist (the video has {n} frames)"
+
+    # -- batching ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[FrameBatch]:
+        req = self.request
+        bs = req.batch_size
+        ts = self.index.timestamps
+        slot = 0
+        buf = self._ring[0]
+        idx: list[int] = []
+        status: list[int] = []
+        messages: list[str] = []
+        k = 0
+
+        def flush() -> FrameBatch:
+            data = buf[: len(idx)]
+            valid = np.asarray([0 <= i < len(ts) for i in idx])
+            times = np.where(valid, ts[np.clip(idx, 0, max(len(ts) - 1, 0))] if len(ts) else 0.0, np.nan)
+            fb = FrameBatch(
+                data,
+                np.asarray(idx, np.int64),
+                np.asarray(status, np.int8),
+                list(messages),
+                timestamps=times.astype(np.float64),
+                sources=[str(self.path)] * len(idx),
+            )
+            ok = int((fb.status <= Status.WARNING).sum())
+            self.stats.frames_delivered += ok
+            self.stats.frames_failed += len(idx) - ok
+            if req.on_error == "raise" and ok < len(idx):
+                from ..errors import error_for
+
+                j = int(np.flatnonzero(fb.status > Status.WARNING)[0])
+                raise error_for(int(fb.status[j]), f"frame {idx[j]}: {messages[j]}", index=idx[j])
+            return fb
+
+        for i, item in self._items():
+            if isinstance(item, str):
+                _fill(buf[slot], req.spec)  # a reported frame's slot holds the padding value
+                status.append(int(Status.MISSING))
+                messages.append(item)
+            else:
+                res = convert(item, self._cspec, buf[slot])
+                status.append(int(res["status"]))
+                messages.append(res["message"])
+            idx.append(i)
+            slot += 1
+            if slot == bs:
+                yield flush()
+                k += 1
+                buf = self._ring[k % len(self._ring)]
+                slot, idx, status, messages = 0, [], [], []
+        if idx:
+            yield flush()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _fill(frame: np.ndarray, spec: Any) -> None:
+    scale, bias = spec.affine()
+    for c in range(spec.channels):
+        v = spec.fill * scale[c] + bias[c]
+        if spec.dtype == "uint8":
+            v = int(min(max(v + 0.5, 0), 255))
+        if spec.layout == "NCHW":
+            frame[c] = v
+        else:
+            frame[..., c] = v
+
+
+def check_request_for_video(request: FrameRequest) -> None:
+    if request.spec.exif_orientation:
+        raise SpecError("exif_orientation applies to JPEG images, not video frames")

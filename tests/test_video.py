@@ -1,0 +1,239 @@
+"""Video reader: exact frames under every plan, sampling, errors, conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av", reason="PyAV not installed")
+
+import smolplug  # noqa: E402
+from smolplug import FrameRequest, FrameSpec, Status  # noqa: E402
+from smolplug.selection import FrameSelection  # noqa: E402
+from smolplug.video import VideoReader, load_index  # noqa: E402
+from smolplug.video.index import build_index  # noqa: E402
+from smolplug.video.plan import plan  # noqa: E402
+
+from .clips import make_clip, sequential_planes  # noqa: E402
+from .conftest import DATA  # noqa: E402
+
+CLIPS = {
+    "h264-closed-gop-bframes": dict(codec="libx264", gop=12, bframes=3),
+    "h264-open-gop": dict(codec="libx264", gop=15, bframes=2, options={"open_gop": True}),
+    "h264-vfr": dict(codec="libx264", gop=10, bframes=2, vfr=True),
+    "mpeg4-bframes": dict(codec="mpeg4", gop=10, bframes=2),
+    "mjpeg": dict(codec="mjpeg", gop=1, bframes=0, pix_fmt="yuvj420p"),
+    "h264-mpegts": dict(codec="libx264", gop=12, bframes=2),  # no index: imprecise seeks
+}
+EXT = {"h264-vfr": ".mkv", "mpeg4-bframes": ".avi", "mjpeg": ".avi", "h264-mpegts": ".ts"}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    return {name: make_clip(d / f"{name}{EXT.get(name, '.mp4')}", n=70, **kw) for name, kw in CLIPS.items()}
+
+
+SELECTIONS = [
+    FrameSelection.all(),
+    FrameSelection.every(7),
+    FrameSelection.every(30, offset=5),
+    FrameSelection.sample(n=9, seed=3),
+    FrameSelection.indices([0, 1, 2, 11, 12, 13, 40, 69]),
+    FrameSelection.frames(20, 35, 2),
+]
+
+
+def _raw_frames(reader: VideoReader) -> dict[int, list[np.ndarray]]:
+    out = {}
+    for i, item in reader._items():
+        assert not isinstance(item, str), (i, item)
+        out[i] = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size).copy() for p in item.planes]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CLIPS))
+@pytest.mark.parametrize("sel", SELECTIONS, ids=lambda s: f"{s.kind}{s.args}"[:30])
+def test_every_plan_decodes_exactly_the_sequential_frames(clips, name, sel):
+    path = clips[name]
+    ref = sequential_planes(path)
+    index = build_index(path)
+    assert sorted(ref) == index.pts.tolist(), "index must list exactly the frames a sequential decode outputs"
+    reader = VideoReader(path, FrameRequest(FrameSpec(8, 8), frames=sel), index=index)
+    got = _raw_frames(reader)
+    assert sorted(got) == reader.wanted.tolist()
+    for i, planes in got.items():
+        want = ref[int(index.pts[i])]
+        assert all(np.array_equal(a, b) for a, b in zip(planes, want, strict=True)), (name, i)
+    reader.close()
+
+
+def test_plan_seeks_once_per_gop_and_stops_at_last_target(clips):
+    index = build_index(clips["h264-closed-gop-bframes"])
+    assert index.keyframes.tolist() == list(range(0, 70, 12))
+    segs = plan(index, np.array([3, 5, 30, 31, 60]))
+    assert [(s.start, s.targets.tolist()) for s in segs] == [(0, [3, 5]), (24, [30, 31]), (60, [60])]
+    assert segs[-1].skip == "NONKEY"
+    assert plan(index, np.array([13, 23, 25]))[0].targets.tolist() == [13, 23]  # same GOP: no seek
+
+
+def test_sparse_plan_decodes_fewer_frames(clips):
+    path = clips["h264-closed-gop-bframes"]
+    spec = FrameSpec(16, 16)
+    full = VideoReader(path, FrameRequest(spec))
+    list(full)
+    sparse = VideoReader(path, FrameRequest(spec, frames=FrameSelection.indices([1, 25, 49])))
+    list(sparse)
+    assert sparse.frames_decoded < full.frames_decoded / 3
+    assert sparse.pixels_decoded < full.pixels_decoded / 3
+
+
+def test_batches_timestamps_and_conversion(clips):
+    path = clips["h264-vfr"]
+    index = build_index(path)
+    spec = FrameSpec(48, 80, layout="NHWC", dtype="uint8")
+    reader = VideoReader(path, FrameRequest(spec, batch_size=4, frames=FrameSelection.every(5)))
+    batches = []
+    for bt in reader:  # batch data lives in a 2-slot ring: copy what is kept
+        bt.data = bt.data.copy()
+        batches.append(bt)
+    idx = np.concatenate([b.indices for b in batches])
+    assert idx.tolist() == list(range(0, 70, 5))
+    ts = np.concatenate([b.timestamps for b in batches])
+    assert np.allclose(ts, index.timestamps[idx])
+    assert [len(b) for b in batches] == [4, 4, 4, 2]
+    # conversion equals converting the sequentially decoded frame
+    from smolplug import _binding
+    from smolplug.video.frames import convert
+
+    cspec = _binding.make_spec(spec, strict=True, max_pixels=None, fastdct=False, fastupsample=False)
+    with av.open(str(path)) as c:
+        seq = {int(f.pts): f for f in c.decode(c.streams.video[0])}
+        for b in batches:
+            for j, i in enumerate(b.indices):
+                want = np.empty(spec.frame_shape, np.uint8)
+                convert(seq[int(index.pts[i])], cspec, want)
+                assert np.array_equal(b.data[j], want)
+
+
+def test_time_range_selection(clips):
+    path = clips["h264-vfr"]
+    index = build_index(path)
+    t = index.timestamps
+    reader = VideoReader(path, FrameRequest(FrameSpec(8, 8), frames=FrameSelection.seconds(t[10], t[20])))
+    assert reader.wanted.tolist() == list(range(10, 20))
+
+
+def test_missing_frames_reported_not_dropped(clips):
+    path = clips["mpeg4-bframes"]
+    req = FrameRequest(FrameSpec(8, 8), frames=[3, 500, 7], on_error="skip")
+    with VideoReader(path, req) as reader:
+        (b,) = list(reader)
+    assert b.indices.tolist() == [3, 7, 500]
+    assert b.status.tolist() == [Status.OK, Status.OK, Status.MISSING]
+    assert "does not exist" in b.messages[2] and np.isnan(b.timestamps[2])
+    with (
+        pytest.raises(smolplug.errors.MissingFrameError),
+        VideoReader(path, FrameRequest(FrameSpec(8, 8), frames=[500])) as r,
+    ):
+        list(r)
+
+
+def test_truncated_and_corrupt_streams_report_every_frame(tmp_path):
+    src = make_clip(tmp_path / "src.ts", n=60, gop=12, bframes=2).read_bytes()  # MPEG-TS: streamable
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(src[: int(len(src) * 0.5) // 188 * 188])
+    bad = bytearray(src)
+    rng = np.random.default_rng(0)
+    for pos in rng.integers(len(src) // 4, len(src) * 3 // 4, 40):
+        bad[pos] ^= 0xFF
+    corrupt = tmp_path / "corrupt.ts"
+    corrupt.write_bytes(bytes(bad))
+    full = build_index(tmp_path / "src.ts")
+    for path in (cut, corrupt):
+        wanted = FrameSelection.indices(range(full.n_frames))  # ask for every frame the original had
+        req = FrameRequest(FrameSpec(8, 8), frames=wanted, on_error="skip", batch_size=16)
+        with VideoReader(path, req) as reader:
+            batches = list(reader)
+        idx = np.concatenate([b.indices for b in batches])
+        status = np.concatenate([b.status for b in batches])
+        assert sorted(idx.tolist()) == list(range(full.n_frames)), path.name  # nothing dropped
+        assert set(status.tolist()) <= {Status.OK, Status.MISSING}
+        missing = [
+            m for b in batches for m, st in zip(b.messages, b.status, strict=True) if st == Status.MISSING
+        ]
+        assert all(missing)
+        if path is cut:
+            assert (status == Status.OK).sum() >= 20 and (status == Status.MISSING).sum() >= 20
+
+
+def test_index_cache_is_reused_and_invalidated(clips, tmp_path):
+    import os
+    import shutil
+
+    path = tmp_path / "v.mp4"
+    shutil.copy(clips["h264-closed-gop-bframes"], path)
+    cache = tmp_path / "cache"
+    first = load_index(path, cache)
+    files = list(cache.glob("*.index.json"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    again = load_index(path, cache)
+    assert again.pts.tolist() == first.pts.tolist() and files[0].stat().st_mtime_ns == stamp
+    make_clip(path, n=30)  # the file changes: the cached index must not be used
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    assert load_index(path, cache).n_frames == 30
+
+
+@pytest.mark.parametrize(
+    "fmt", ["yuv420p", "yuvj420p", "nv12", "yuv422p", "yuv444p", "gray", "rgb24", "bgr24"]
+)
+def test_pixel_formats_agree_with_ffmpeg_rgb(fmt):
+    from PIL import Image
+
+    from .clips import moving_frame
+    from .conftest import psnr
+
+    rgb = moving_frame(7, 166, 98)
+    src = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+    spec = FrameSpec(49, 83, colorspace="GRAY" if fmt == "gray" else "RGB")
+    from smolplug import _binding
+    from smolplug.video.frames import convert
+
+    out = np.empty(spec.frame_shape, np.float32)
+    res = convert(
+        src, _binding.make_spec(spec, strict=True, max_pixels=None, fastdct=False, fastupsample=False), out
+    )
+    assert res["status"] == 0, res
+    ref_img = src.to_ndarray(format="gray" if fmt == "gray" else "rgb24")
+    mode = "L" if fmt == "gray" else "RGB"
+    ref = np.asarray(Image.fromarray(ref_img, mode).resize((83, 49), Image.Resampling.BILINEAR), np.float32)
+    ref = ref[None] if ref.ndim == 2 else ref.transpose(2, 0, 1)
+    assert psnr(out, ref) >= 35, fmt
+
+
+def test_roi_on_video_frames(clips):
+    path = clips["h264-closed-gop-bframes"]
+    full = VideoReader(path, FrameRequest(FrameSpec(96, 160, dtype="uint8"), frames=[9]))
+    (fb,) = list(full)
+    roi = VideoReader(path, FrameRequest(FrameSpec(40, 50, roi=(30, 20, 50, 40), dtype="uint8"), frames=[9]))
+    (rb,) = list(roi)
+    assert np.abs(rb.data[0].astype(int) - fb.data[0][:, 20:60, 30:80]).max() <= 1
+
+
+def test_real_clips(tmp_path):
+    for name in ("vtest.avi", "bikes.mp4"):
+        path = DATA / "video" / name
+        if not path.exists():
+            pytest.skip(f"{path} not found (../shared/data absent)")
+        ref = sequential_planes(path)
+        index = build_index(path)
+        assert sorted(ref) == index.pts.tolist()
+        reader = VideoReader(
+            path, FrameRequest(FrameSpec(8, 8), frames=FrameSelection.sample(n=25, seed=1)), index=index
+        )
+        for i, planes in _raw_frames(reader).items():
+            assert all(np.array_equal(a, b) for a, b in zip(planes, ref[int(index.pts[i])], strict=True)), (
+                name,
+                i,
+            )
