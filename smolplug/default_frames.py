@@ -1,4 +1,5 @@
-"""Default ``smolplug_open_frames``: JPEG files (one path, a list, or a directory)."""
+"""Default ``smolplug_open_frames``: JPEG files (one path, a list, or a directory) and video
+files (any container/codec PyAV opens)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,48 @@ def _jpeg_paths(source: Any) -> list[Path] | None:
     return None
 
 
+VIDEO_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".mpg",
+    ".mpeg",
+    ".flv",
+    ".wmv",
+    ".h264",
+    ".264",
+    ".hevc",
+    ".h265",
+    ".mjpeg",
+    ".mjpg",
+    ".y4m",
+    ".3gp",
+    ".ogv",
+)
+
+
+def _video_path(source: Any) -> Path | None:
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+            return p
+    return None
+
+
 @hookimpl(trylast=True)
 def smolplug_open_frames(source: Any, request: FrameRequest) -> FrameReader | None:
     paths = _jpeg_paths(source)
-    if paths is None:
-        return None
-    return JpegFileReader(paths, request)
+    if paths is not None:
+        return JpegFileReader(paths, request)
+    video = _video_path(source)
+    if video is not None:
+        from .video.reader import VideoReader
+
+        return VideoReader(video, request)
+    return None

@@ -59,7 +59,8 @@ def test_every_plan_decodes_exactly_the_sequential_frames(clips, name, sel):
     ref = sequential_planes(path)
     index = build_index(path)
     assert sorted(ref) == index.pts.tolist(), "index must list exactly the frames a sequential decode outputs"
-    reader = VideoReader(path, FrameRequest(FrameSpec(8, 8), frames=sel), index=index)
+    full_res = FrameRequest(FrameSpec(8, 8), frames=sel, scale_headroom=float("inf"))  # no lowres/renditions
+    reader = VideoReader(path, full_res, index=index)
     got = _raw_frames(reader)
     assert sorted(got) == reader.wanted.tolist()
     for i, planes in got.items():
@@ -237,3 +238,99 @@ def test_real_clips(tmp_path):
                 name,
                 i,
             )
+
+
+def test_open_frames_hook_serves_videos(clips, pm):
+    req = FrameRequest(FrameSpec(16, 16), frames=FrameSelection.every(10))
+    with smolplug.open_frames(clips["mpeg4-bframes"], req, pm=pm) as reader:
+        assert isinstance(reader, VideoReader)
+        assert np.concatenate([b.indices for b in reader]).tolist() == list(range(0, 70, 10))
+
+
+def test_mjpeg_lowres_decodes_exactly_at_reduced_size(clips):
+    path = clips["mjpeg"]
+    spec = FrameSpec(20, 40)  # the clip is 160x96: 1/4 still covers 40x20
+    reader = VideoReader(path, FrameRequest(spec, frames=FrameSelection.every(9)))
+    assert reader.lowres == 2
+    got = _raw_frames(reader)
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        st.codec_context.options = {"lowres": "2"}
+        ref = {
+            int(f.pts): [np.frombuffer(p, np.uint8).reshape(-1, p.line_size).copy() for p in f.planes]
+            for f in c.decode(st)
+        }
+    assert all(
+        np.array_equal(a, b)
+        for i, pl in got.items()
+        for a, b in zip(pl, ref[int(reader.index.pts[i])], strict=True)
+    )
+    lo = np.concatenate([b.data.copy() for b in VideoReader(path, FrameRequest(spec, frames=[9]))])
+    hi = np.concatenate(
+        [
+            b.data.copy()
+            for b in VideoReader(path, FrameRequest(spec, frames=[9], scale_headroom=float("inf")))
+        ]
+    )
+    from .conftest import psnr
+
+    assert psnr(lo, hi) >= 30
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    from smolplug.video.renditions import make_renditions
+
+    d = tmp_path_factory.mktemp("rend")
+    src = make_clip(d / "src.mp4", n=50, w=320, h=192, gop=10, bframes=2)
+    return src, make_renditions(src, [96, 48])
+
+
+def test_renditions_keep_frames_timestamps_and_keyframes(rendered):
+    src, rends = rendered
+    base = build_index(src)
+    assert [(r.width, r.height) for r in rends] == [(160, 96), (80, 48)]
+    for r in rends:
+        ix = build_index(r.path)
+        assert ix.n_frames == base.n_frames
+        assert ix.keyframes.tolist() == base.keyframes.tolist()
+        assert np.allclose(ix.timestamps, base.timestamps)
+
+
+def test_reader_picks_smallest_covering_rendition(rendered):
+    from .conftest import psnr
+
+    src, _ = rendered
+    cases = [
+        (FrameSpec(40, 60), 48),
+        (FrameSpec(64, 100), 96),
+        (FrameSpec(150, 250), None),
+        (FrameSpec(40, 40, roi=(160, 96, 80, 80)), 96),
+    ]
+    for spec, height in cases:
+        r = VideoReader(src, FrameRequest(spec, frames=[0, 13, 49]))
+        assert (r.rendition.height if r.rendition else None) == height, spec
+        low = np.concatenate([b.data.copy() for b in r])
+        ref = np.concatenate(
+            [
+                b.data.copy()
+                for b in VideoReader(src, FrameRequest(spec, frames=[0, 13, 49], scale_headroom=float("inf")))
+            ]
+        )
+        assert psnr(low, ref) >= 28, spec
+        assert r.pixels_decoded <= VideoReader(src, FrameRequest(spec)).index.width * 192 * 50
+
+
+def test_stale_manifest_is_ignored(rendered, tmp_path):
+    import shutil
+
+    from smolplug.video.renditions import list_renditions, manifest_path
+
+    src, _ = rendered
+    copy = tmp_path / "src.mp4"
+    shutil.copy2(src, copy)  # same bytes and mtime: same fingerprint
+    shutil.copy(manifest_path(src), manifest_path(copy))
+    shutil.copytree(src.with_name(src.name + ".renditions"), copy.with_name(copy.name + ".renditions"))
+    assert len(list_renditions(copy)) == 2
+    make_clip(copy, n=20)  # the source changes: renditions no longer match
+    assert list_renditions(copy) == []

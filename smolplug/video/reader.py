@@ -16,6 +16,7 @@ from ..selection import FrameSelection
 from .frames import convert
 from .index import VideoIndex, load_index
 from .plan import Segment, plan
+from .renditions import pick_rendition
 
 
 class VideoStats(ReaderStats):
@@ -57,12 +58,29 @@ class VideoReader(FrameReader):
         self.seeks = 0
         size = min(request.batch_size, max(len(self.wanted) + len(self.invalid), 1))
         self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        # Decode at the lowest resolution that covers the request: a low-res rendition (same
+        # frames and keyframes, see renditions.py) or, for MJPEG, FFmpeg's DCT-domain `lowres`.
+        spec, self.read_path, self.lowres, self.rendition = request.spec, self.path, 0, None
+        if request.scale_headroom != float("inf"):
+            rend, spec = pick_rendition(
+                self.path, request.spec, self.index.width, self.index.height, request.scale_headroom
+            )
+            if rend is not None:
+                self.rendition, self.read_path = rend, rend.path
+            elif self.index.codec == "mjpeg":
+                self.lowres, spec = _pick_lowres(
+                    request.spec, self.index.width, self.index.height, request.scale_headroom
+                )
+        self._read_index = self.index
+        if self.rendition is not None:
+            self._read_index = load_index(self.read_path, cache)
+            if self._read_index.n_frames != self.index.n_frames:
+                raise SpecError(
+                    f"rendition {self.read_path} has {self._read_index.n_frames} frames, the source "
+                    f"{self.index.n_frames}: remake the renditions"
+                )
         self._cspec = native.make_spec(
-            request.spec,
-            strict=request.strict,
-            max_pixels=request.max_pixels,
-            fastdct=False,
-            fastupsample=False,
+            spec, strict=request.strict, max_pixels=request.max_pixels, fastdct=False, fastupsample=False
         )
         self._container: Any = None
 
@@ -72,9 +90,11 @@ class VideoReader(FrameReader):
     # -- decoding ---------------------------------------------------------------------------
     def _open(self) -> Any:
         if self._container is None:
-            self._container = self._av.open(str(self.path))
+            self._container = self._av.open(str(self.read_path))
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
+            if self.lowres:
+                stream.codec_context.options = {"lowres": str(self.lowres)}
         return self._container
 
     def _decode_segment(
@@ -94,12 +114,12 @@ class VideoReader(FrameReader):
         container = self._open()
         stream = container.streams.video[0]
         if seek_to > 0:
-            container.seek(int(self.index.pts[seek_to]), stream=stream, backward=True, any_frame=False)
+            container.seek(int(self._read_index.pts[seek_to]), stream=stream, backward=True, any_frame=False)
             self.seeks += 1
         stream.codec_context.skip_frame = skip
-        pts_to_index = {int(self.index.pts[i]): int(i) for i in seg.targets}
-        anchor_pts = int(self.index.pts[seg.start])
-        last_pts = int(self.index.pts[seg.last])
+        pts_to_index = {int(self._read_index.pts[i]): int(i) for i in seg.targets}
+        anchor_pts = int(self._read_index.pts[seg.start])
+        last_pts = int(self._read_index.pts[seg.last])
         got: dict[int, Any] = {}
         errors: list[str] = []
         anchored = False
@@ -133,7 +153,7 @@ class VideoReader(FrameReader):
 
     def _segment_frames(self, seg: Segment) -> Iterator[tuple[int, Any]]:
         """(index, frame or reason) for every target of the segment, in order; exact by construction."""
-        keys = self.index.keyframes
+        keys = self._read_index.keyframes
         k = int(np.searchsorted(keys, seg.start))
         seeks = [seg.start] + [int(keys[max(k - 2**j, 0)]) for j in range(32) if k - 2 ** (j - 1) > 0]
         got: dict[int, Any] = {}
@@ -238,6 +258,21 @@ def _fill(frame: np.ndarray, spec: Any) -> None:
             frame[c] = v
         else:
             frame[..., c] = v
+
+
+def _pick_lowres(spec: Any, w: int, h: int, headroom: float) -> tuple[int, Any]:
+    """Largest FFmpeg ``lowres`` k (decode at 1/2**k) whose frame still covers the request."""
+    from ..geometry import compute_geometry
+
+    g = compute_geometry(spec, w, h)
+    k = 0
+    while k < 3 and g.sw / 2 ** (k + 1) >= g.dw * headroom and g.sh / 2 ** (k + 1) >= g.dh * headroom:
+        k += 1
+    if k and spec.roi is not None:
+        x, y, rw, rh = spec.roi
+        f = 2**k
+        spec = spec.replace(roi=(x / f, y / f, rw / f, rh / f))
+    return k, spec
 
 
 def check_request_for_video(request: FrameRequest) -> None:
