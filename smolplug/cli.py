@@ -60,6 +60,35 @@ def cmd_bench_jpeg(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_renditions_make(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import Progress
+
+    from .errors import SmolplugError
+    from .video.renditions import make_renditions
+
+    try:
+        heights = [int(h) for h in args.heights.split(",") if h.strip()]
+    except ValueError:
+        console.print(f"[red]--heights must be comma-separated integers, got {args.heights!r}[/red]")
+        return 2
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"encoding {args.video}", total=None)
+        try:
+            rends = make_renditions(
+                args.video,
+                heights,
+                args.out_dir,
+                crf=args.crf,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except (SmolplugError, OSError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            return 1
+    for r in rends:
+        console.print(f"{r.width}x{r.height}: {r.path}")
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -103,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     bj.add_argument("--repeats", type=int, default=5, help="timed passes per pipeline (best is kept)")
     bj.add_argument("--threads", type=int, default=None, help="max smolplug threads (default: all cores)")
     bj.set_defaults(func=cmd_bench_jpeg)
+    rend = sub.add_parser("renditions", help="low-resolution renditions of videos")
+    rsub = rend.add_subparsers(dest="what", required=True)
+    rm = rsub.add_parser("make", help="encode renditions (same frames, timestamps and keyframes) + manifest")
+    rm.add_argument("video")
+    rm.add_argument("--heights", default="360,180", help="comma-separated heights (default 360,180)")
+    rm.add_argument("--out-dir", default=None, help="default: VIDEO.renditions/ next to the video")
+    rm.add_argument("--crf", type=int, default=20)
+    rm.set_defaults(func=cmd_renditions_make)
     sub.add_parser("plugins", help="list registered plugins and their hooks").set_defaults(func=cmd_plugins)
     sub.add_parser("info", help="backend, versions, threads").set_defaults(func=cmd_info)
     return p

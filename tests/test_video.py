@@ -334,3 +334,14 @@ def test_stale_manifest_is_ignored(rendered, tmp_path):
     assert len(list_renditions(copy)) == 2
     make_clip(copy, n=20)  # the source changes: renditions no longer match
     assert list_renditions(copy) == []
+
+
+def test_cli_renditions_make(tmp_path):
+    from smolplug.cli import main
+    from smolplug.video.renditions import list_renditions
+
+    src = make_clip(tmp_path / "c.mp4", n=12, w=128, h=64, gop=6)
+    assert main(["renditions", "make", str(src), "--heights", "32,16"]) == 0
+    assert [r.height for r in list_renditions(src)] == [16, 32]
+    assert main(["renditions", "make", str(src), "--heights", "64"]) == 1  # not smaller than the source
+    assert main(["renditions", "make", str(src), "--heights", "x"]) == 2

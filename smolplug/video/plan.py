@@ -35,9 +35,8 @@ def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
     A new segment (a seek) starts when a wanted frame's keyframe lies after the previous wanted
     frame: seeking there decodes fewer frames than continuing. ``NONKEY`` is used when every
     target is a keyframe (intra frames need nothing else); ``NONREF`` when the segment is
-    sparse (non-reference frames are never used by other frames, so the targets that are
-    reference frames decode identically; targets that are themselves non-reference are
-    detected as missing and re-decoded without skipping).
+    sparse: the reader then skips non-reference packets except the targets' own (non-reference
+    frames are never used by other frames, so every target decodes identically).
     """
     if len(wanted) == 0:
         return []

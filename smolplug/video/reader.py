@@ -116,7 +116,10 @@ class VideoReader(FrameReader):
         if seek_to > 0:
             container.seek(int(self._read_index.pts[seek_to]), stream=stream, backward=True, any_frame=False)
             self.seeks += 1
-        stream.codec_context.skip_frame = skip
+        cc = stream.codec_context
+        per_packet = skip == "NONREF"  # skip non-reference frames except the targets themselves
+        target_pts = {int(self._read_index.pts[i]) for i in seg.targets} if per_packet else set()
+        cc.skip_frame = "DEFAULT" if per_packet else skip
         pts_to_index = {int(self._read_index.pts[i]): int(i) for i in seg.targets}
         anchor_pts = int(self._read_index.pts[seg.start])
         last_pts = int(self._read_index.pts[seg.last])
@@ -125,6 +128,11 @@ class VideoReader(FrameReader):
         anchored = False
         try:
             for packet in container.demux(stream):
+                if per_packet:
+                    # FFmpeg reads skip_frame per packet: a target packet is always decoded
+                    want = "DEFAULT" if packet.pts is None or int(packet.pts) in target_pts else "NONREF"
+                    if cc.skip_frame != want:
+                        cc.skip_frame = want
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as exc:  # a corrupt packet: its frame goes missing
@@ -148,7 +156,7 @@ class VideoReader(FrameReader):
         except av.error.FFmpegError as exc:  # the demuxer gave up (truncated file)
             errors.append(f"demuxer error: {exc}")
         finally:
-            stream.codec_context.skip_frame = "DEFAULT"
+            cc.skip_frame = "DEFAULT"
         return got, errors, anchored
 
     def _segment_frames(self, seg: Segment) -> Iterator[tuple[int, Any]]:

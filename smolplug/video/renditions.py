@@ -41,45 +41,34 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
-def make_renditions(
-    video: str | os.PathLike[str],
-    heights: Sequence[int],
-    out_dir: str | os.PathLike[str] | None = None,
-    crf: int = 20,
-    preset: str = "veryfast",
-    progress: Callable[[int, int], None] | None = None,
-) -> list[Rendition]:
-    """Encode renditions of ``video`` at ``heights`` (smaller than the source) and write the manifest."""
+def _encode(
+    src: Path,
+    targets: Sequence[tuple[Path, int, int]],
+    crf: int,
+    preset: str,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Re-encode ``src`` to every (path, width, height) with libx264: same frames, same
+    timestamps, an IDR frame exactly at each source keyframe and nowhere else."""
     import av
     from av.video.frame import PictureType
 
-    src = Path(video)
     index = load_index(src)
-    heights = sorted({int(h) for h in heights}, reverse=True)
-    if not heights or any(h < 2 or h >= index.height for h in heights):
-        raise RenditionError(
-            f"heights must be in 2..{index.height - 1} (the source is {index.height} px high)"
-        )
-    out = Path(out_dir) if out_dir else src.with_name(src.name + ".renditions")
-    out.mkdir(parents=True, exist_ok=True)
     keyset = {int(p) for p in index.pts[index.keyframes]}
     gaps = [int(b - a) for a, b in zip(index.keyframes[:-1], index.keyframes[1:], strict=True)] or [
         index.n_frames
     ]
     keyint = max(max(gaps), index.n_frames - int(index.keyframes[-1])) + 1
-    rends = [
-        Rendition(out / f"{src.stem}.{h}p.mp4", _even(index.width * h / index.height), h) for h in heights
-    ]
     outs, streams = [], []
     try:
         with av.open(str(src)) as container:
             vs = container.streams.video[0]
             vs.thread_type = "AUTO"
             rate = vs.average_rate or vs.guessed_rate or 25
-            for r in rends:
-                oc = av.open(str(r.path) + ".tmp", "w", format="mp4")
+            for path, w, h in targets:
+                oc = av.open(str(path) + ".tmp", "w", format="mp4")
                 st = oc.add_stream("libx264", rate=rate)
-                st.width, st.height, st.pix_fmt = r.width, r.height, "yuv420p"
+                st.width, st.height, st.pix_fmt = w, h, "yuv420p"
                 st.time_base = vs.time_base
                 st.codec_context.time_base = vs.time_base
                 st.options = {
@@ -93,13 +82,11 @@ def make_renditions(
             for done, frame in enumerate(container.decode(vs), start=1):
                 if frame.pts is None:
                     raise RenditionError(f"{src}: frames without timestamps cannot be re-encoded exactly")
-                for r, oc, st in zip(rends, outs, streams, strict=True):
-                    small = frame.reformat(
-                        width=r.width, height=r.height, format="yuv420p", interpolation="AREA"
-                    )
-                    small.pts, small.time_base = frame.pts, vs.time_base
-                    small.pict_type = PictureType.I if int(frame.pts) in keyset else PictureType.NONE
-                    for p in st.encode(small):
+                for (_, w, h), oc, st in zip(targets, outs, streams, strict=True):
+                    scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+                    scaled.pts, scaled.time_base = frame.pts, vs.time_base
+                    scaled.pict_type = PictureType.I if int(frame.pts) in keyset else PictureType.NONE
+                    for p in st.encode(scaled):
                         oc.mux(p)
                 if progress:
                     progress(done, index.n_frames)
@@ -109,14 +96,56 @@ def make_renditions(
     finally:
         for oc in outs:
             oc.close()
-    for r in rends:
-        Path(str(r.path) + ".tmp").replace(r.path)
-        check = load_index(r.path)
+    for path, _, _ in targets:
+        Path(str(path) + ".tmp").replace(path)
+        check = load_index(path)
         if check.n_frames != index.n_frames or check.keyframes.tolist() != index.keyframes.tolist():
             raise RenditionError(
-                f"{r.path}: {check.n_frames} frames / keyframes {check.keyframes[:5]}... do not "
-                f"match the source ({index.n_frames} frames)"
+                f"{path}: {check.n_frames} frames, keyframes {check.keyframes[:5].tolist()}...: "
+                f"does not match the source ({index.n_frames} frames)"
             )
+
+
+def transcode(
+    video: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    height: int,
+    crf: int = 20,
+    preset: str = "veryfast",
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """An H.264 copy of ``video`` at ``height`` (up or down), frame- and keyframe-aligned."""
+    index = load_index(video)
+    out = Path(out)
+    _encode(
+        Path(video), [(out, _even(index.width * height / index.height), _even(height))], crf, preset, progress
+    )
+    return out
+
+
+def make_renditions(
+    video: str | os.PathLike[str],
+    heights: Sequence[int],
+    out_dir: str | os.PathLike[str] | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Rendition]:
+    """Encode renditions of ``video`` at ``heights`` (smaller than the source) and write the manifest."""
+    src = Path(video)
+    index = load_index(src)
+    heights = sorted({int(h) for h in heights}, reverse=True)
+    if not heights or any(h < 2 or h >= index.height for h in heights):
+        raise RenditionError(
+            f"heights must be in 2..{index.height - 1} (the source is {index.height} px high)"
+        )
+    out = Path(out_dir) if out_dir else src.with_name(src.name + ".renditions")
+    out.mkdir(parents=True, exist_ok=True)
+    rends = [
+        Rendition(out / f"{src.stem}.{h}p.mp4", _even(index.width * h / index.height), _even(h))
+        for h in heights
+    ]
+    _encode(src, [(r.path, r.width, r.height) for r in rends], crf, preset, progress)
     manifest = {
         "version": MANIFEST_VERSION,
         "source": src.name,
