@@ -27,12 +27,19 @@ def test_sample_is_seeded_sorted_and_unique():
     assert len(FrameSelection.sample(n=10).resolve(4)[0]) == 4
 
 
-@pytest.mark.parametrize("make", [
-    lambda: FrameSelection.every(0), lambda: FrameSelection.every(2, offset=-1),
-    lambda: FrameSelection.indices(["a"]), lambda: FrameSelection.sample(),
-    lambda: FrameSelection.sample(n=3, fraction=0.1), lambda: FrameSelection.sample(fraction=1.5),
-    lambda: FrameSelection.frames(5, 2), lambda: FrameSelection.seconds(3, 1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: FrameSelection.every(0),
+        lambda: FrameSelection.every(2, offset=-1),
+        lambda: FrameSelection.indices(["a"]),
+        lambda: FrameSelection.sample(),
+        lambda: FrameSelection.sample(n=3, fraction=0.1),
+        lambda: FrameSelection.sample(fraction=1.5),
+        lambda: FrameSelection.frames(5, 2),
+        lambda: FrameSelection.seconds(3, 1),
+    ],
+)
 def test_invalid(make):
     with pytest.raises(SpecError):
         make()
