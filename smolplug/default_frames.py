@@ -75,4 +75,9 @@ def smolplug_open_frames(source: Any, request: FrameRequest) -> FrameReader | No
         from .video.reader import VideoReader
 
         return VideoReader(video, request)
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        from .video.chunks import ChunkedVideoReader, list_video_chunks
+
+        if list_video_chunks(source):
+            return ChunkedVideoReader(source, request)
     return None

@@ -345,3 +345,35 @@ def test_cli_renditions_make(tmp_path):
     assert [r.height for r in list_renditions(src)] == [16, 32]
     assert main(["renditions", "make", str(src), "--heights", "64"]) == 1  # not smaller than the source
     assert main(["renditions", "make", str(src), "--heights", "x"]) == 2
+
+
+def test_numbered_chunks_read_as_one_video(tmp_path, pm):
+    from smolplug.video.chunks import ChunkedVideoReader
+
+    d = tmp_path / "chunks"
+    d.mkdir()
+    for k, n in [(0, 20), (1, 15), (2, 25), (10, 5)]:  # natural order: 10 comes last
+        make_clip(d / f"part_{k}.mp4", n=n, gop=8, bframes=2)
+    sizes = [20, 15, 25, 5]
+    offsets = np.cumsum([0] + sizes)
+    sel = FrameSelection.indices([0, 19, 20, 34, 35, 59, 60, 64, 65])
+    req = FrameRequest(FrameSpec(8, 8), frames=sel, on_error="skip", scale_headroom=float("inf"))
+    with smolplug.open_frames(d, req, pm=pm) as reader:
+        assert isinstance(reader, ChunkedVideoReader)
+        assert len(reader) == 9
+        items = list(reader._items())
+    assert [i for i, *_ in items] == [0, 19, 20, 34, 35, 59, 60, 64, 65]
+    assert isinstance(items[-1][1], str) and "does not exist" in items[-1][1]
+    chunk_names = ["part_0.mp4", "part_1.mp4", "part_2.mp4", "part_10.mp4"]
+    for i, frame, _, source in items[:-1]:
+        k = int(np.searchsorted(offsets, i, side="right") - 1)
+        assert source.endswith(chunk_names[k])
+        ref = sequential_planes(d / chunk_names[k])
+        local_pts = sorted(ref)[i - offsets[k]]
+        planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes]
+        assert all(np.array_equal(a, b) for a, b in zip(planes, ref[local_pts], strict=True)), i
+    with ChunkedVideoReader(d, FrameRequest(FrameSpec(8, 8))) as reader:
+        batches = [(b.indices.copy(), b.timestamps.copy()) for b in reader]
+    idx = np.concatenate([b[0] for b in batches])
+    ts = np.concatenate([b[1] for b in batches])
+    assert idx.tolist() == list(range(65)) and np.all(np.diff(ts) > 0)

@@ -199,61 +199,71 @@ class VideoReader(FrameReader):
 
     # -- batching ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[FrameBatch]:
-        req = self.request
-        bs = req.batch_size
-        ts = self.index.timestamps
-        slot = 0
-        buf = self._ring[0]
-        idx: list[int] = []
-        status: list[int] = []
-        messages: list[str] = []
-        k = 0
-
-        def flush() -> FrameBatch:
-            data = buf[: len(idx)]
-            valid = np.asarray([0 <= i < len(ts) for i in idx])
-            times = np.where(valid, ts[np.clip(idx, 0, max(len(ts) - 1, 0))] if len(ts) else 0.0, np.nan)
-            fb = FrameBatch(
-                data,
-                np.asarray(idx, np.int64),
-                np.asarray(status, np.int8),
-                list(messages),
-                timestamps=times.astype(np.float64),
-                sources=[str(self.path)] * len(idx),
-            )
-            ok = int((fb.status <= Status.WARNING).sum())
-            self.stats.frames_delivered += ok
-            self.stats.frames_failed += len(idx) - ok
-            if req.on_error == "raise" and ok < len(idx):
-                from ..errors import error_for
-
-                j = int(np.flatnonzero(fb.status > Status.WARNING)[0])
-                raise error_for(int(fb.status[j]), f"frame {idx[j]}: {messages[j]}", index=idx[j])
-            return fb
-
-        for i, item in self._items():
-            if isinstance(item, str):
-                _fill(buf[slot], req.spec)  # a reported frame's slot holds the padding value
-                status.append(int(Status.MISSING))
-                messages.append(item)
-            else:
-                res = convert(item, self._cspec, buf[slot])
-                status.append(int(res["status"]))
-                messages.append(res["message"])
-            idx.append(i)
-            slot += 1
-            if slot == bs:
-                yield flush()
-                k += 1
-                buf = self._ring[k % len(self._ring)]
-                slot, idx, status, messages = 0, [], [], []
-        if idx:
-            yield flush()
+        items = ((i, item, self._cspec, str(self.path)) for i, item in self._items())
+        yield from batch_items(items, self.request, self._ring, self.index.timestamps, self.stats)
 
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def batch_items(
+    items: Iterator[tuple[int, Any, Any, str]],
+    req: FrameRequest,
+    ring: list[np.ndarray],
+    timestamps: np.ndarray,
+    stats: ReaderStats,
+) -> Iterator[FrameBatch]:
+    """Convert (frame index, av.VideoFrame or reason, native spec, source) items into batches
+    that fill the ring's buffers in turn; a reported frame's slot holds the padding value."""
+    from ..errors import error_for
+
+    bs, slot, k = req.batch_size, 0, 0
+    buf = ring[0]
+    idx: list[int] = []
+    status: list[int] = []
+    messages: list[str] = []
+    sources: list[str] = []
+
+    def flush() -> FrameBatch:
+        n = len(timestamps)
+        times = np.asarray([timestamps[i] if 0 <= i < n else np.nan for i in idx], np.float64)
+        fb = FrameBatch(
+            buf[: len(idx)],
+            np.asarray(idx, np.int64),
+            np.asarray(status, np.int8),
+            list(messages),
+            timestamps=times,
+            sources=list(sources),
+        )
+        ok = int((fb.status <= Status.WARNING).sum())
+        stats.frames_delivered += ok
+        stats.frames_failed += len(idx) - ok
+        if req.on_error == "raise" and ok < len(idx):
+            j = int(np.flatnonzero(fb.status > Status.WARNING)[0])
+            raise error_for(int(fb.status[j]), f"frame {idx[j]}: {messages[j]}", index=idx[j])
+        return fb
+
+    for i, item, cspec, source in items:
+        if isinstance(item, str):
+            _fill(buf[slot], req.spec)
+            status.append(int(Status.MISSING))
+            messages.append(item)
+        else:
+            res = convert(item, cspec, buf[slot])
+            status.append(int(res["status"]))
+            messages.append(res["message"])
+        idx.append(i)
+        sources.append(source)
+        slot += 1
+        if slot == bs:
+            yield flush()
+            k += 1
+            buf = ring[k % len(ring)]
+            slot, idx, status, messages, sources = 0, [], [], [], []
+    if idx:
+        yield flush()
 
 
 def _fill(frame: np.ndarray, spec: Any) -> None:
