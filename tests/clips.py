@@ -38,7 +38,12 @@ def make_clip(
         s = out.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = w, h, pix_fmt
         opts = dict(options or {})
-        if codec == "libx264":
+        if codec == "libx265":
+            opts.setdefault(
+                "x265-params", f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"
+            )
+            opts.setdefault("preset", "ultrafast")
+        elif codec == "libx264":
             params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}"
             if opts.pop("open_gop", False):
                 params += ":open-gop=1"

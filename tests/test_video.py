@@ -24,6 +24,8 @@ CLIPS = {
     "mpeg4-bframes": dict(codec="mpeg4", gop=10, bframes=2),
     "mjpeg": dict(codec="mjpeg", gop=1, bframes=0, pix_fmt="yuvj420p"),
     "h264-mpegts": dict(codec="libx264", gop=12, bframes=2),  # no index: imprecise seeks
+    "hevc-bframes": dict(codec="libx265", gop=12, bframes=3),
+    "hevc-10bit": dict(codec="libx265", gop=10, bframes=2, pix_fmt="yuv420p10le"),  # via reformat
 }
 EXT = {"h264-vfr": ".mkv", "mpeg4-bframes": ".avi", "mjpeg": ".avi", "h264-mpegts": ".ts"}
 
@@ -75,7 +77,10 @@ def test_plan_seeks_once_per_gop_and_stops_at_last_target(clips):
     segs = plan(index, np.array([3, 5, 30, 31, 60]))
     assert [(s.start, s.targets.tolist()) for s in segs] == [(0, [3, 5]), (24, [30, 31]), (60, [60])]
     assert segs[-1].skip == "NONKEY"
-    assert plan(index, np.array([13, 23, 25]))[0].targets.tolist() == [13, 23]  # same GOP: no seek
+    # keyframe 24 directly follows target 23: continuing decodes nothing extra, so no seek
+    assert [s.targets.tolist() for s in plan(index, np.array([13, 23, 25]))] == [[13, 23, 25]]
+    # keyframe 24 lies two frames past target 22: seeking skips frame 23
+    assert [s.targets.tolist() for s in plan(index, np.array([13, 22, 25]))] == [[13, 22], [25]]
 
 
 def test_sparse_plan_decodes_fewer_frames(clips):
@@ -87,6 +92,26 @@ def test_sparse_plan_decodes_fewer_frames(clips):
     list(sparse)
     assert sparse.frames_decoded < full.frames_decoded / 3
     assert sparse.pixels_decoded < full.pixels_decoded / 3
+
+
+def test_ten_bit_frames_convert_through_reformat(clips):
+    from .conftest import psnr
+
+    path = clips["hevc-10bit"]
+    spec = FrameSpec(48, 80)
+    with VideoReader(path, FrameRequest(spec, frames=[0, 17], scale_headroom=float("inf"))) as reader:
+        (b,) = list(reader)
+        assert b.status.tolist() == [0, 0]
+    with av.open(str(path)) as c:
+        first = next(c.decode(c.streams.video[0]))
+        assert first.format.name == "yuv420p10le"
+        from PIL import Image
+
+        ref = np.asarray(
+            Image.fromarray(first.to_ndarray(format="rgb24")).resize((80, 48), Image.Resampling.BILINEAR),
+            np.float32,
+        ).transpose(2, 0, 1)
+    assert psnr(b.data[0], ref) >= 35
 
 
 def test_batches_timestamps_and_conversion(clips):

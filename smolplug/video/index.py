@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SmolplugError
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 class UnindexableError(SmolplugError, ValueError):
@@ -57,7 +57,7 @@ class VideoIndex:
     pix_fmt: str
     time_base: Fraction
     pts: np.ndarray  #: int64 timestamps in presentation order (stream time base)
-    keyframe: np.ndarray  #: bool, frame i is a keyframe (decoding can start there)
+    keyframe: np.ndarray  #: bool, frame i is a closed keyframe: exact decoding can start there
     has_b_frames: bool
 
     @property
@@ -131,11 +131,12 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
             pass  # a truncated/corrupt tail: index what was readable; the reader reports the rest
         cc = stream.codec_context
         pts = np.asarray(ts, np.int64)
+        key_decode = _closed_keyframes(pts, np.asarray(keys, bool))
         order = np.argsort(pts, kind="stable")
         pts = pts[order]
         if len(pts) and np.any(np.diff(pts) == 0):
             raise UnindexableError(f"{path}: duplicate timestamps")
-        key = np.asarray(keys, bool)[order]
+        key = key_decode[order]
         if len(key) and not key[0]:
             key[0] = True  # decoding from the start of the file always works
         return VideoIndex(
@@ -150,6 +151,21 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
             key,
             bool(cc.has_b_frames),
         )
+
+
+def _closed_keyframes(pts_decode_order: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Keyframes usable as exact seek points: no later packet (in decode order) shows an earlier
+    frame. A keyframe with such "leading" pictures opens an open GOP (x265's default CRA, x264's
+    open-gop): after a seek the decoder lacks their references, and trailing frames were seen to
+    differ from a sequential decode, so only closed keyframes are used."""
+    closed = key.copy()
+    n = len(pts_decode_order)
+    positions = np.flatnonzero(key)
+    for j, start in enumerate(positions):
+        end = positions[j + 1] if j + 1 < len(positions) else n
+        if end > start + 1 and pts_decode_order[start + 1 : end].min() < pts_decode_order[start]:
+            closed[start] = False
+    return closed
 
 
 def _cache_file(path: str | os.PathLike[str], directory: Path) -> Path:

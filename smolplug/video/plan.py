@@ -32,9 +32,9 @@ class Segment:
 def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
     """Group ascending ``wanted`` frames into segments.
 
-    A new segment (a seek) starts when a wanted frame's keyframe lies after the previous wanted
-    frame: seeking there decodes fewer frames than continuing. ``NONKEY`` is used when every
-    target is a keyframe (intra frames need nothing else); ``NONREF`` when the segment is
+    A new segment (a seek) starts when a wanted frame's keyframe lies beyond the frame after the
+    previous wanted one: seeking there skips frames that continuing would decode. ``NONKEY`` is
+    used when every target is a keyframe (intra frames need nothing else); ``NONREF`` when the segment is
     sparse: the reader then skips non-reference packets except the targets' own (non-reference
     frames are never used by other frames, so every target decodes identically).
     """
@@ -45,7 +45,7 @@ def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
     segments: list[Segment] = []
     first = 0
     for i in range(1, len(wanted) + 1):
-        if i == len(wanted) or key_of[i] > wanted[i - 1]:
+        if i == len(wanted) or key_of[i] > wanted[i - 1] + 1:
             targets = wanted[first:i]
             start = int(key_of[first])
             if index.keyframe[targets].all():
