@@ -68,20 +68,23 @@ def make_spec(
     return c
 
 
-class _Local(threading.local):
-    decoder: Any = None
+_local = threading.local()
 
 
-_local = _Local()
+def _thread_handle(kind: str, new: Any, free: Any) -> Any:
+    """This thread's native handle of ``kind`` (C state is per thread; cffi releases the GIL)."""
+    handle = getattr(_local, kind, None)
+    if handle is None:
+        raw = new()
+        if raw == ffi.NULL:
+            raise MemoryError(f"could not allocate a {kind}")
+        handle = ffi.gc(raw, free)
+        setattr(_local, kind, handle)
+    return handle
 
 
 def _thread_decoder() -> Any:
-    if _local.decoder is None:
-        d = lib.sp_jpeg_decoder_new()
-        if d == ffi.NULL:
-            raise MemoryError("could not allocate a JPEG decoder")
-        _local.decoder = ffi.gc(d, lib.sp_jpeg_decoder_free)
-    return _local.decoder
+    return _thread_handle("jpeg_decoder", lib.sp_jpeg_decoder_new, lib.sp_jpeg_decoder_free)
 
 
 def result_dict(r: Any) -> dict[str, Any]:
@@ -204,20 +207,8 @@ AVCOL_SPC_BT709 = 1  # FFmpeg's AVColorSpace; anything else is treated as BT.601
 AVCOL_RANGE_JPEG = 2
 
 
-class _FrameLocal(threading.local):
-    converter: Any = None
-
-
-_frame_local = _FrameLocal()
-
-
 def _thread_converter() -> Any:
-    if _frame_local.converter is None:
-        c = lib.sp_frame_converter_new()
-        if c == ffi.NULL:
-            raise MemoryError("could not allocate a frame converter")
-        _frame_local.converter = ffi.gc(c, lib.sp_frame_converter_free)
-    return _frame_local.converter
+    return _thread_handle("frame_converter", lib.sp_frame_converter_new, lib.sp_frame_converter_free)
 
 
 def convert_planes(

@@ -60,18 +60,6 @@ def _result(status: Status, message: str = "", **kw: Any) -> dict[str, Any]:
     return base
 
 
-def _fill(spec: FrameSpec, out: np.ndarray) -> None:
-    scale, bias = spec.affine()
-    for c in range(spec.channels):
-        v = spec.fill * scale[c] + bias[c]
-        if spec.dtype == "uint8":
-            v = int(min(max(v + 0.5, 0), 255))
-        if spec.layout == "NCHW":
-            out[c] = v
-        else:
-            out[..., c] = v
-
-
 def probe(data: Any, apply_exif: bool) -> dict[str, Any]:
     try:
         img = Image.open(io.BytesIO(bytes(data)))
@@ -105,7 +93,7 @@ def decode_into(
     **_ignored: Any,
 ) -> dict[str, Any]:
     raw = bytes(data)
-    _fill(spec, out)
+    spec.fill_frame(out)
     if not raw:
         return _result(Status.EMPTY, "empty input (0 bytes)")
     if raw[:1] != b"\xff" or (len(raw) > 1 and raw[1:2] != b"\xd8"):

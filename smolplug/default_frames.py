@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .hookspecs import hookimpl
-from .readers import JPEG_SUFFIXES, FrameReader, FrameRequest, JpegFileReader, list_jpeg_files
+from .readers import JPEG_SUFFIXES, VIDEO_SUFFIXES, FrameReader, FrameRequest, JpegFileReader, list_jpeg_files
 
 
 def _jpeg_paths(source: Any) -> list[Path] | None:
@@ -29,32 +29,6 @@ def _jpeg_paths(source: Any) -> list[Path] | None:
         if all(p.suffix.lower() in JPEG_SUFFIXES for p in paths):
             return paths
     return None
-
-
-VIDEO_SUFFIXES = (
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".avi",
-    ".mkv",
-    ".webm",
-    ".ts",
-    ".mts",
-    ".m2ts",
-    ".mpg",
-    ".mpeg",
-    ".flv",
-    ".wmv",
-    ".h264",
-    ".264",
-    ".hevc",
-    ".h265",
-    ".mjpeg",
-    ".mjpg",
-    ".y4m",
-    ".3gp",
-    ".ogv",
-)
 
 
 def _video_path(source: Any) -> Path | None:

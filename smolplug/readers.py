@@ -25,6 +25,30 @@ from .selection import FrameSelection
 from .spec import FrameSpec
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+VIDEO_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".mpg",
+    ".mpeg",
+    ".flv",
+    ".wmv",
+    ".h264",
+    ".264",
+    ".hevc",
+    ".h265",
+    ".mjpeg",
+    ".mjpg",
+    ".y4m",
+    ".3gp",
+    ".ogv",
+)
 
 
 @dataclass(frozen=True)

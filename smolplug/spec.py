@@ -183,6 +183,18 @@ class FrameSpec:
         bias = tuple(-m / s for m, s in zip(self.mean, self.std, strict=True))
         return scale, bias
 
+    def fill_frame(self, frame: np.ndarray) -> None:
+        """Set one frame (``frame_shape``) to the padding value ``fill``, normalised like a pixel."""
+        scale, bias = self.affine()
+        for c in range(self.channels):
+            v = self.fill * scale[c] + bias[c]
+            if self.dtype == "uint8":
+                v = int(min(max(v + 0.5, 0), 255))
+            if self.layout == "NCHW":
+                frame[c] = v
+            else:
+                frame[..., c] = v
+
     def allocate(self, n: int) -> np.ndarray:
         """An uninitialised batch buffer of the right shape and dtype."""
         return np.empty(self.batch_shape(n), dtype=self.numpy_dtype)

@@ -12,35 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats, _natural_key
+from ..readers import VIDEO_SUFFIXES, FrameBatch, FrameReader, FrameRequest, ReaderStats, _natural_key
 from ..selection import FrameSelection
 from .index import VideoIndex, load_index
 from .reader import VideoReader, batch_items
-
-VIDEO_SUFFIXES = (
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".avi",
-    ".mkv",
-    ".webm",
-    ".ts",
-    ".mts",
-    ".m2ts",
-    ".mpg",
-    ".mpeg",
-    ".flv",
-    ".wmv",
-    ".h264",
-    ".264",
-    ".hevc",
-    ".h265",
-    ".mjpeg",
-    ".mjpg",
-    ".y4m",
-    ".3gp",
-    ".ogv",
-)
 
 
 def list_video_chunks(directory: str | os.PathLike[str]) -> list[Path]:

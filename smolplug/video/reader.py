@@ -247,7 +247,7 @@ def batch_items(
 
     for i, item, cspec, source in items:
         if isinstance(item, str):
-            _fill(buf[slot], req.spec)
+            req.spec.fill_frame(buf[slot])
             status.append(int(Status.MISSING))
             messages.append(item)
         else:
@@ -264,18 +264,6 @@ def batch_items(
             slot, idx, status, messages, sources = 0, [], [], [], []
     if idx:
         yield flush()
-
-
-def _fill(frame: np.ndarray, spec: Any) -> None:
-    scale, bias = spec.affine()
-    for c in range(spec.channels):
-        v = spec.fill * scale[c] + bias[c]
-        if spec.dtype == "uint8":
-            v = int(min(max(v + 0.5, 0), 255))
-        if spec.layout == "NCHW":
-            frame[c] = v
-        else:
-            frame[..., c] = v
 
 
 def _pick_lowres(spec: Any, w: int, h: int, headroom: float) -> tuple[int, Any]:
