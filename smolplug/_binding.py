@@ -173,10 +173,6 @@ def decode_batch_into(
     return [result_dict(results[i]) for i in range(n)]
 
 
-def pool_threads(threads: int) -> int:
-    return int(lib.sp_jpeg_batch_threads(_pools.get(threads)))
-
-
 def native_geometry(spec: FrameSpec, w: int, h: int) -> Geometry | int:
     """Geometry computed by the C code (for cross-checking the Python twin)."""
     cspec = make_spec(spec, strict=True, max_pixels=None, fastdct=False, fastupsample=False)

@@ -57,8 +57,3 @@ def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
             segments.append(Segment(start, targets, skip))
             first = i
     return segments
-
-
-def decoded_frames(segments: list[Segment]) -> int:
-    """Upper bound of frames a plan decodes (skipped frames excluded from neither)."""
-    return sum(s.span for s in segments)

@@ -19,10 +19,6 @@ from .plan import Segment, plan
 from .renditions import pick_rendition
 
 
-class VideoStats(ReaderStats):
-    pass
-
-
 class VideoReader(FrameReader):
     """Frames of one video file, decoded GOP by GOP.
 
@@ -279,8 +275,3 @@ def _pick_lowres(spec: Any, w: int, h: int, headroom: float) -> tuple[int, Any]:
         f = 2**k
         spec = spec.replace(roi=(x / f, y / f, rw / f, rh / f))
     return k, spec
-
-
-def check_request_for_video(request: FrameRequest) -> None:
-    if request.spec.exif_orientation:
-        raise SpecError("exif_orientation applies to JPEG images, not video frames")
