@@ -33,16 +33,6 @@ void sp_frame_converter_free(sp_frame_converter *c)
     free(c);
 }
 
-static int grow(void **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap) return 1;
-    void *p = realloc(*buf, need);
-    if (!p) return 0;
-    *buf = p;
-    *cap = need;
-    return 1;
-}
-
 /* Resample rows [fy.lo, fy.hi) of one 8-bit plane (channels interleaved) through the stream;
  * only columns [fx.lo, fx.hi) are read. fx is shifted to start at fx.lo. */
 static int run_plane(sp_frame_converter *c, sp_filter *fx, const sp_filter *fy, const uint8_t *data,
@@ -52,7 +42,7 @@ static int run_plane(sp_frame_converter *c, sp_filter *fx, const sp_filter *fy, 
     sp_filter_shift(fx, xlo);
     const int nacc = sp_filter_max_open(fy);
     const size_t in_len = (size_t)fx->hi * (size_t)channels;
-    if (!grow((void **)&c->acc, &c->acc_cap, sizeof(float) * in_len * (size_t)nacc)) return 0;
+    if (!sp_grow((void **)&c->acc, &c->acc_cap, sizeof(float) * in_len * (size_t)nacc)) return 0;
     sp_stream st = {fx, fy, channels, (int)in_len, nacc, 0, c->acc, c->hrow, wr, width};
     for (int y = fy->lo; y < fy->hi; y++)
         sp_stream_push(&st, y, data + (size_t)y * linesize + (size_t)xlo * channels);
@@ -111,15 +101,15 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
     res->rows_decoded = c->fy.hi - c->fy.lo;
     res->cols_decoded = c->fx.hi - c->fx.lo;
 
-    if (!grow((void **)&c->hrow, &c->hrow_cap, sizeof(float) * (size_t)dw * 3) ||
-        !grow((void **)&c->rgb, &c->rgb_cap, sizeof(float) * (size_t)dw * 3))
+    if (!sp_grow((void **)&c->hrow, &c->hrow_cap, sizeof(float) * (size_t)dw * 3) ||
+        !sp_grow((void **)&c->rgb, &c->rgb_cap, sizeof(float) * (size_t)dw * 3))
         FAIL(SP_ERR_NOMEM, "out of memory");
 
     if (packed) {
         /* RGB24 / GRAY8: straight into the final writer (as the JPEG path) */
         if (gray_out && in_c == 3) {
             /* luma of RGB rows, then a 1-channel stream */
-            if (!grow((void **)&c->split, &c->split_cap, (size_t)p->width * (size_t)(c->fy.hi)))
+            if (!sp_grow((void **)&c->split, &c->split_cap, (size_t)p->width * (size_t)(c->fy.hi)))
                 FAIL(SP_ERR_NOMEM, "out of memory");
             for (int y = c->fy.lo; y < c->fy.hi; y++) {
                 const uint8_t *s = p->data[0] + (size_t)y * p->linesize[0];
@@ -149,7 +139,7 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
     }
     const int cwid = (p->width + sub_x - 1) / sub_x, chei = (p->height + sub_y - 1) / sub_y;
     const size_t plane = (size_t)dw * (size_t)dh;
-    if (!grow((void **)&c->planes, &c->planes_cap, sizeof(float) * plane * 3)) FAIL(SP_ERR_NOMEM, "out of memory");
+    if (!sp_grow((void **)&c->planes, &c->planes_cap, sizeof(float) * plane * 3)) FAIL(SP_ERR_NOMEM, "out of memory");
     float *Y = c->planes, *U = c->planes + plane, *V = c->planes + 2 * plane;
 
     plane_writer(&wr, Y, dh, dw);
@@ -161,7 +151,7 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
             sp_filter_build(&c->cy, g.sy / sub_y, g.sh / sub_y, dh, chei, spec->interp) != SP_OK)
             FAIL(SP_ERR_NOMEM, "out of memory building filters");
         if (p->format == SP_PIX_NV12) {
-            if (!grow((void **)&c->split, &c->split_cap, (size_t)cwid * 2 * (size_t)chei))
+            if (!sp_grow((void **)&c->split, &c->split_cap, (size_t)cwid * 2 * (size_t)chei))
                 FAIL(SP_ERR_NOMEM, "out of memory");
             uint8_t *su = c->split, *sv = c->split + (size_t)cwid * chei;
             for (int y = c->cy.lo; y < c->cy.hi; y++) {

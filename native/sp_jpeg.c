@@ -101,16 +101,6 @@ void sp_jpeg_decoder_free(sp_jpeg_decoder *d)
     free(d);
 }
 
-static int grow(void **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap) return 1;
-    void *p = realloc(*buf, need);
-    if (!p) return 0;
-    *buf = p;
-    *cap = need;
-    return 1;
-}
-
 static void set_message(sp_result *res, const char *msg)
 {
     snprintf(res->message, SP_MESSAGE_LEN, "%s", msg);
@@ -331,10 +321,10 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
     const size_t row_bytes = (size_t)cinfo->output_width * (size_t)comps;
     const int nacc = sp_filter_max_open(&d->fy);
     const size_t in_len = (size_t)cinfo->output_width * (size_t)C;
-    if (!grow((void **)&d->rows, &d->rows_cap, row_bytes * SP_READ_ROWS) ||
-        !grow((void **)&d->conv, &d->conv_cap, (size_t)cinfo->output_width * 3) ||
-        !grow((void **)&d->ring, &d->ring_cap, sizeof(float) * in_len * (size_t)nacc) ||
-        !grow((void **)&d->vrow, &d->vrow_cap, sizeof(float) * (size_t)rw * (size_t)C)) {
+    if (!sp_grow((void **)&d->rows, &d->rows_cap, row_bytes * SP_READ_ROWS) ||
+        !sp_grow((void **)&d->conv, &d->conv_cap, (size_t)cinfo->output_width * 3) ||
+        !sp_grow((void **)&d->ring, &d->ring_cap, sizeof(float) * in_len * (size_t)nacc) ||
+        !sp_grow((void **)&d->vrow, &d->vrow_cap, sizeof(float) * (size_t)rw * (size_t)C)) {
         e->forced = SP_ERR_NOMEM;
         snprintf(e->error_msg, sizeof(e->error_msg), "out of memory allocating row buffers");
         longjmp(e->jb, 1);

@@ -20,6 +20,16 @@ static double triangle_filter(double x)
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+int sp_grow(void **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 1;
+    void *p = realloc(*buf, need);
+    if (!p) return 0;
+    *buf = p;
+    *cap = need;
+    return 1;
+}
+
 int sp_filter_build(sp_filter *f, double src0, double srclen, int dstlen, int limit, int interp)
 {
     double (*filter)(double) = interp == SP_INTERP_BILINEAR ? triangle_filter : box_filter;

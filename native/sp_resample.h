@@ -11,6 +11,9 @@
 
 #include "sp_common.h"
 
+/* Grow a scratch buffer to at least `need` bytes (contents kept). 1 on success, 0 out of memory. */
+int sp_grow(void **buf, size_t *cap, size_t need);
+
 typedef struct {
     int n;           /* outputs */
     int taps;        /* max inputs per output (row stride of w) */
