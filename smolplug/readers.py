@@ -122,6 +122,8 @@ class ReaderStats:
     frames_failed: int = 0
     bytes_read: int = 0
     rows_decoded: int = 0  #: scanlines the decoder produced (partial decoding lowers it)
+    frames_decoded: int = 0  #: video frames the codec decoded (targets and the frames they need)
+    pixels_decoded: int = 0  #: luma pixels of those frames (low-res renditions lower it)
 
 
 class FrameReader(abc.ABC):

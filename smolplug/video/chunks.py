@@ -56,13 +56,21 @@ class ChunkedVideoReader(FrameReader):
             sel = FrameSelection.indices(sel)
         self.wanted, self.invalid = sel.resolve(int(self.offsets[-1]), self.timestamps)
         self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
-        self.frames_decoded = self.pixels_decoded = self.seeks = 0
+        self.seeks = 0
         size = min(request.batch_size, max(len(self), 1))
         self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
         self._cache = cache
 
     def __len__(self) -> int:
         return len(self.wanted) + len(self.invalid)
+
+    @property
+    def frames_decoded(self) -> int:
+        return self.stats.frames_decoded
+
+    @property
+    def pixels_decoded(self) -> int:
+        return self.stats.pixels_decoded
 
     def _items(self) -> Iterator[tuple[int, Any, Any, str]]:
         for k, (chunk, index) in enumerate(zip(self.chunks, self.indexes, strict=True)):
@@ -74,8 +82,8 @@ class ChunkedVideoReader(FrameReader):
             with VideoReader(chunk, req, index=index, cache=self._cache) as sub:
                 for i, item in sub._items():
                     yield int(i + lo), item, sub._cspec, str(chunk)
-                self.frames_decoded += sub.frames_decoded
-                self.pixels_decoded += sub.pixels_decoded
+                self.stats.frames_decoded += sub.frames_decoded
+                self.stats.pixels_decoded += sub.pixels_decoded
                 self.seeks += sub.seeks
         total = int(self.offsets[-1])
         for i in self.invalid:

@@ -1,5 +1,6 @@
 """PyAV frame -> model-ready frame, through the native plane converter (no full-resolution RGB
-image). Pixel formats the converter does not read go through FFmpeg's ``reformat`` to rgb24."""
+image). Pixel formats the converter does not read go through FFmpeg's ``reformat`` to rgb24, and
+so do plain full-size uint8 RGB/BGR requests (colour conversion only: swscale's SIMD path)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,32 @@ import numpy as np
 
 from .. import _binding as native
 
+_OK = {"status": 0, "message": ""}
+
+
+def is_plain_rgb(cspec: Any, width: int, height: int) -> bool:
+    """The request is the whole frame at its own size as uint8 RGB/BGR (HWC): nothing to
+    resample or normalise, only colour conversion, which FFmpeg's swscale does fastest."""
+    lib = native.lib
+    return (
+        cspec.out_w == width
+        and cspec.out_h == height
+        and cspec.resize == lib.SP_RESIZE_EXACT
+        and not cspec.has_roi
+        and cspec.layout == lib.SP_LAYOUT_NHWC
+        and cspec.dtype == lib.SP_DTYPE_U8
+        and cspec.colorspace in (lib.SP_COLOR_RGB, lib.SP_COLOR_BGR)
+    )
+
 
 def convert(frame: Any, cspec: Any, out: np.ndarray) -> dict[str, Any]:
     """Convert an ``av.VideoFrame`` into ``out`` (``spec.frame_shape``)."""
+    if is_plain_rgb(cspec, frame.width, frame.height):
+        fmt = "rgb24" if cspec.colorspace == native.lib.SP_COLOR_RGB else "bgr24"
+        out[...] = frame.to_ndarray(
+            format=fmt, src_colorspace=frame.colorspace, src_color_range=frame.color_range
+        )
+        return _OK
     name = frame.format.name
     entry = native.PIX_FORMATS.get(name)
     if entry is None:

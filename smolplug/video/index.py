@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SmolplugError
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 
 class UnindexableError(SmolplugError, ValueError):
@@ -59,6 +59,9 @@ class VideoIndex:
     pts: np.ndarray  #: int64 timestamps in presentation order (stream time base)
     keyframe: np.ndarray  #: bool, frame i is a closed keyframe: exact decoding can start there
     has_b_frames: bool
+    #: bool, the container flags frame i as a keyframe (open-GOP keyframes included: what
+    #: "I-frames" means to hosts such as EvaDB's ``SAMPLE IFRAMES``)
+    flagged: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -73,6 +76,10 @@ class VideoIndex:
     def keyframes(self) -> np.ndarray:
         return np.flatnonzero(self.keyframe)
 
+    @property
+    def flagged_keyframes(self) -> np.ndarray:
+        return np.flatnonzero(self.flagged if self.flagged is not None else self.keyframe)
+
     def to_json(self) -> dict:
         return {
             "version": INDEX_VERSION,
@@ -85,6 +92,7 @@ class VideoIndex:
             "time_base": [self.time_base.numerator, self.time_base.denominator],
             "pts": self.pts.tolist(),
             "keyframes": self.keyframes.tolist(),
+            "flagged_keyframes": self.flagged_keyframes.tolist(),
             "has_b_frames": self.has_b_frames,
         }
 
@@ -93,6 +101,8 @@ class VideoIndex:
         pts = np.asarray(d["pts"], np.int64)
         key = np.zeros(len(pts), bool)
         key[np.asarray(d["keyframes"], np.int64)] = True
+        flagged = np.zeros(len(pts), bool)
+        flagged[np.asarray(d["flagged_keyframes"], np.int64)] = True
         return cls(
             d["path"],
             d["fingerprint"],
@@ -104,6 +114,7 @@ class VideoIndex:
             pts,
             key,
             d["has_b_frames"],
+            flagged,
         )
 
 
@@ -137,6 +148,7 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
         if len(pts) and np.any(np.diff(pts) == 0):
             raise UnindexableError(f"{path}: duplicate timestamps")
         key = key_decode[order]
+        flagged = np.asarray(keys, bool)[order]
         if len(key) and not key[0]:
             key[0] = True  # decoding from the start of the file always works
         return VideoIndex(
@@ -150,6 +162,7 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
             pts,
             key,
             bool(cc.has_b_frames),
+            flagged,
         )
 
 

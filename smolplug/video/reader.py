@@ -49,8 +49,6 @@ class VideoReader(FrameReader):
         self.wanted, self.invalid = sel.resolve(self.index.n_frames, self.index.timestamps)
         self.segments = plan(self.index, self.wanted)
         self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
-        self.frames_decoded = 0
-        self.pixels_decoded = 0
         self.seeks = 0
         size = min(request.batch_size, max(len(self.wanted) + len(self.invalid), 1))
         self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
@@ -82,6 +80,14 @@ class VideoReader(FrameReader):
 
     def __len__(self) -> int:
         return len(self.wanted) + len(self.invalid)
+
+    @property
+    def frames_decoded(self) -> int:
+        return self.stats.frames_decoded
+
+    @property
+    def pixels_decoded(self) -> int:
+        return self.stats.pixels_decoded
 
     # -- decoding ---------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -135,8 +141,8 @@ class VideoReader(FrameReader):
                     errors.append(f"decoder error near pts {packet.pts}: {exc}")
                     continue
                 for frame in frames:
-                    self.frames_decoded += 1
-                    self.pixels_decoded += frame.width * frame.height
+                    self.stats.frames_decoded += 1
+                    self.stats.pixels_decoded += frame.width * frame.height
                     if frame.pts is None:
                         continue
                     pts = int(frame.pts)
