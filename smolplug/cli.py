@@ -117,6 +117,44 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_adapters(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from . import adapters
+
+    if args.install_autoload:
+        console.print(f"installed {adapters.install_autoload()}")
+    table = Table(title="host adapters (entry-point group smolplug.adapters)")
+    for col in ("name", "host module", "state", "what it does"):
+        table.add_column(col)
+    for name, target in sorted(adapters.available().items()):
+        try:
+            a = adapters.get(name)
+            state = "active" if a.active else "enabled (waiting for import)" if a.enabled else "off"
+            table.add_row(name, a.target, state, a.description)
+        except Exception as e:  # a broken third-party adapter is listed, not fatal
+            table.add_row(name, target, f"[red]broken: {e}[/red]", "")
+    console.print(table)
+    pth = adapters.autoload_path()
+    console.print(
+        f"SMOLPLUG=1 start-up hook: {pth} {'present' if pth.exists() else '[red]missing[/red]'}"
+        + ("" if pth.exists() else " (run: smolplug adapters --install-autoload)")
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from .demo import DemoError, run_demo
+
+    queries = tuple(q.strip() for q in args.queries.split(",") if q.strip())
+    try:
+        runs = run_demo(console, args.video, hd=args.hd, renditions=not args.no_renditions, queries=queries)
+    except DemoError as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    return 0 if all(r.meets_target for r in runs) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smolplug", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     rm.set_defaults(func=cmd_renditions_make)
     sub.add_parser("plugins", help="list registered plugins and their hooks").set_defaults(func=cmd_plugins)
     sub.add_parser("info", help="backend, versions, threads").set_defaults(func=cmd_info)
+    demo = sub.add_parser("demo", help="NoScope- and BlazeIt-style queries on a real video, plugin off vs on")
+    demo.add_argument("--video", help="video to query (default: ../shared/data/video/vtest.avi)")
+    demo.add_argument("--hd", action="store_true", help="query a 1440x1080 H.264 transcode of it")
+    demo.add_argument("--no-renditions", action="store_true", help="do not make low-res renditions")
+    demo.add_argument("--queries", default="noscope,aggregate,limit", help="comma list (default: all)")
+    demo.set_defaults(func=cmd_demo)
+    ad = sub.add_parser("adapters", help="list host adapters (SMOLPLUG=1 enables them)")
+    ad.add_argument(
+        "--install-autoload", action="store_true", help="put the SMOLPLUG=1 start-up hook into site-packages"
+    )
+    ad.set_defaults(func=cmd_adapters)
     return p
 
 
