@@ -1,0 +1,194 @@
+"""The end-to-end workload shared by the integration tests, ``smolplug demo`` and
+``benchmarks/end_to_end.py``: prepare the videos, run the reference engines' queries with the
+plugin off and on, and collect what each run cost and how accurate it was.
+
+This module (unlike ``engines/``) uses smolplug: to make the 1080p transcode and the low-res
+renditions, and to switch the adapters on and off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smolplug.adapters import get as get_adapter
+from smolplug.video import load_index
+from smolplug.video.renditions import list_renditions, make_renditions, transcode
+
+from .engines import blazeit, noscope
+from .engines.reference import Labels, default_cache_dir, label_video
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DEFAULT_VIDEO = SHARED / "video" / "vtest.avi"
+QUERIES = ("noscope", "aggregate", "limit")
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def media_dir() -> Path:
+    return default_cache_dir() / "media"
+
+
+def prepare_video(
+    src: Path = DEFAULT_VIDEO, *, hd: bool = False, renditions: bool = True, progress: Progress | None = None
+) -> Path:
+    """A working copy of ``src`` (or its 1440x1080 H.264 transcode when ``hd``) in the cache,
+    with low-res renditions (1/2 and 1/4 of the height... for 1080p: 360p and 180p) when
+    ``renditions``; everything is reused while the source is unchanged."""
+    src = Path(src)
+    if not src.is_file():
+        raise FileNotFoundError(
+            f"{src} not found (set SMOLPLUG_SHARED_DATA to the folder holding video/vtest.avi)"
+        )
+    out = media_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "hd" if hd else "native"
+    work = out / tag / src.name
+    if hd:
+        work = work.with_name(f"{src.stem}_1080p_h264.mp4")
+    stamp = work.with_name(work.name + ".source")
+    key = f"{src.resolve()}:{src.stat().st_size}:{src.stat().st_mtime_ns}"
+    if not work.exists() or not stamp.exists() or stamp.read_text() != key:
+        work.parent.mkdir(parents=True, exist_ok=True)
+        cb = (lambda d, t: progress("transcode 1080p", d, t)) if progress and hd else None
+        if hd:
+            transcode(src, work, 1080, progress=cb)
+        else:
+            shutil.copyfile(src, work)
+        stamp.write_text(key)
+    if renditions and not list_renditions(work):
+        h = load_index(work).height
+        heights = [360, 180] if h >= 1080 else [h // 2, h // 4]
+        cb = (lambda d, t: progress("renditions", d, t)) if progress else None
+        make_renditions(work, heights, progress=cb)
+    return work
+
+
+def labels_for(src: Path = DEFAULT_VIDEO, progress: Progress | None = None) -> Labels:
+    """Reference-model labels of the source (transcodes and renditions have the same frames)."""
+    return label_video(src, progress=(lambda d, t: progress("reference labels", d, t)) if progress else None)
+
+
+@dataclass
+class QueryRun:
+    query: str
+    plugin: bool
+    seconds: float  #: the query itself (loading + the engine's work), training excluded
+    stages: dict
+    frames_decoded: int
+    pixels_decoded: int
+    oracle_calls: int
+    accuracy: str  #: the query's own guarantee, as measured against the reference labels
+    meets_target: bool
+    train_seconds: float
+    details: dict = field(default_factory=dict)
+
+
+def set_plugin(on: bool, **options) -> None:
+    for name in ("noscope_ref", "blazeit_ref"):
+        a = get_adapter(name)
+        if on:
+            a.enable(**options)
+        else:
+            a.disable()
+
+
+def run_noscope(
+    video: Path, labels: Labels, plugin: bool, query: noscope.NoScopeQuery | None = None
+) -> QueryRun:
+    set_plugin(plugin)
+    q = query or noscope.NoScopeQuery(str(video))
+    eng = noscope.NoScope(q, labels)
+    t = time.perf_counter()
+    cascade = eng.train()
+    train = time.perf_counter() - t
+    r = eng.run()
+    fp, fn = r.rates(eng.truth)
+    ok = fp <= q.fp_target and fn <= q.fn_target
+    return QueryRun(
+        "noscope",
+        plugin,
+        r.seconds["total"],
+        r.seconds,
+        r.load.frames_decoded,
+        r.load.pixels_decoded,
+        r.oracle_calls,
+        f"FP {fp:.1%} / FN {fn:.1%} (target ≤ {q.fp_target:.0%} / {q.fn_target:.0%})",
+        ok,
+        train,
+        {"fp": fp, "fn": fn, "cascade": cascade, "loader": r.load.loader, "positives": len(r.positives)},
+    )
+
+
+def run_blazeit(
+    video: Path,
+    labels: Labels,
+    plugin: bool,
+    which: tuple[str, ...] = ("aggregate", "limit"),
+    *,
+    eps: float = 0.1,
+) -> list[QueryRun]:
+    set_plugin(plugin)
+    eng = blazeit.BlazeIt(str(video), labels)
+    t = time.perf_counter()
+    eng.train()
+    train = time.perf_counter() - t
+    truth = float(labels.counts().mean())
+    out = []
+    if "aggregate" in which:
+        a = eng.aggregate(eps=eps)
+        err = abs(a.estimate - truth)
+        out.append(
+            QueryRun(
+                "aggregate",
+                plugin,
+                a.seconds["total"],
+                a.seconds,
+                a.load.frames_decoded,
+                a.load.pixels_decoded,
+                a.oracle_calls,
+                f"avg {a.estimate:.3f} vs true {truth:.3f}: error {err:.3f} (bound {eps}, {a.method})",
+                err <= eps,
+                train,
+                {"estimate": a.estimate, "truth": truth, "method": a.method, "loader": a.load.loader},
+            )
+        )
+    if "limit" in which:
+        n, m, gap = 5, 5, 10
+        r = eng.limit(n=n, min_count=m, gap=gap)
+        counts = labels.counts()
+        true_hits = bool(np.all(counts[r.frames] >= m)) and len(r.frames) == n
+        spread = bool(np.all(np.diff(np.sort(r.frames)) > gap))
+        out.append(
+            QueryRun(
+                "limit",
+                plugin,
+                r.seconds["total"],
+                r.seconds,
+                r.load.frames_decoded,
+                r.load.pixels_decoded,
+                r.oracle_calls,
+                f"{len(r.frames)}/{n} frames with ≥{m} people, all true hits: {true_hits}",
+                true_hits and spread,
+                train,
+                {"frames": r.frames.tolist(), "loader": r.load.loader},
+            )
+        )
+    return out
+
+
+def run_all(video: Path, labels: Labels, plugin: bool, queries: tuple[str, ...] = QUERIES) -> list[QueryRun]:
+    runs = []
+    if "noscope" in queries:
+        runs.append(run_noscope(video, labels, plugin))
+    bl = tuple(q for q in queries if q in ("aggregate", "limit"))
+    if bl:
+        runs += run_blazeit(video, labels, plugin, bl)
+    set_plugin(False)
+    return runs
