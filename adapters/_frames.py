@@ -60,15 +60,19 @@ def load_frames(
     )
     with open_frames(source, req, pm=pm) as reader:
         for batch in reader:
+            n = len(batch)
             pos = np.searchsorted(uniq, batch.indices)
             ok = batch.ok
-            out[pos[ok]] = batch.data[: len(batch)][ok]
+            if n and ok.all() and pos[-1] - pos[0] == n - 1:  # the usual case: one contiguous run
+                out[pos[0] : pos[0] + n] = batch.data[:n]
+            else:
+                out[pos[ok]] = batch.data[:n][ok]
+                failed += [
+                    f"{i}: {m}" for i, m, k in zip(batch.indices, batch.messages, ok, strict=True) if not k
+                ]
             got[pos[ok]] = True
             if batch.timestamps is not None:
-                ts[pos] = batch.timestamps[: len(batch)]
-            failed += [
-                f"{i}: {m}" for i, m, k in zip(batch.indices, batch.messages, ok, strict=True) if not k
-            ]
+                ts[pos] = batch.timestamps[:n]
         stats = reader.stats
     if failed or not got.all():
         missing = uniq[~got].tolist()
@@ -76,10 +80,11 @@ def load_frames(
             f"{source}: {len(missing)} requested frame(s) not delivered: "
             + "; ".join(failed or map(str, missing))
         )
+    in_order = len(want) == len(uniq) and bool(np.all(want == uniq))
     return Loaded(
-        out[inverse],
+        out if in_order else out[inverse],
         want,
-        ts[inverse],
+        ts if in_order else ts[inverse],
         stats.frames_decoded,
         stats.pixels_decoded,
         time.perf_counter() - t0,

@@ -39,8 +39,8 @@ def prepare_video(
     src: Path = DEFAULT_VIDEO, *, hd: bool = False, renditions: bool = True, progress: Progress | None = None
 ) -> Path:
     """A working copy of ``src`` (or its 1440x1080 H.264 transcode when ``hd``) in the cache,
-    with low-res renditions (1/2 and 1/4 of the height... for 1080p: 360p and 180p) when
-    ``renditions``; everything is reused while the source is unchanged."""
+    with low-res renditions when ``renditions``; everything is reused while the source is
+    unchanged."""
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(
@@ -62,11 +62,14 @@ def prepare_video(
         else:
             shutil.copyfile(src, work)
         stamp.write_text(key)
-    if renditions and not list_renditions(work):
+    if renditions:
         h = load_index(work).height
-        heights = [360, 180] if h >= 1080 else [h // 2, h // 4]
-        cb = (lambda d, t: progress("renditions", d, t)) if progress else None
-        make_renditions(work, heights, progress=cb)
+        # 1/3 and 1/6 of 1080p, 1/2 and 1/4 of smaller sources, and one rung just above the
+        # 65x65 proxy input (BlazeIt-style queries decode it: ~1/12 of 1080p)
+        heights = [360, 180, 90] if h >= 1080 else [h // 2, h // 4, h // 8]
+        if {r.height for r in list_renditions(work)} != set(heights):
+            cb = (lambda d, t: progress("renditions", d, t)) if progress else None
+            make_renditions(work, heights, progress=cb)
     return work
 
 

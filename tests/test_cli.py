@@ -57,3 +57,16 @@ def test_bench_rejects_missing_dir(capsys, tmp_path):
 def test_usage_errors(argv):
     with pytest.raises(SystemExit):
         main(argv)
+
+
+def test_adapters_lists_the_bundled_ones(capsys):
+    assert main(["adapters"]) == 0
+    out = capsys.readouterr().out
+    for name in ("noscope_ref", "blazeit_ref", "evadb"):
+        assert name in out
+    assert "start-up hook" in out
+
+
+def test_demo_with_a_missing_video_fails_cleanly(tmp_path, capsys):
+    assert main(["demo", "--video", str(tmp_path / "nope.avi")]) == 2
+    assert "not found" in capsys.readouterr().out
