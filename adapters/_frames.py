@@ -17,6 +17,11 @@ from ..selection import FrameSelection
 from ..spec import FrameSpec
 
 
+def reader_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The adapter options :func:`load_frames` understands (``threads``, ``scale_headroom``)."""
+    return {k: options[k] for k in ("threads", "scale_headroom", "batch_size") if k in options}
+
+
 @dataclass
 class Loaded:
     data: np.ndarray  #: (N, ...) in the order of ``indices``

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..spec import FrameSpec
 from . import Adapter, Patcher
-from ._frames import load_frames
+from ._frames import load_frames, reader_options
 
 TARGET = "integration_tests.engines.blazeit"
 
@@ -36,13 +36,7 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
     )
 
     def load(self: Any, indices: np.ndarray) -> Any:
-        got = load_frames(
-            self.video,
-            indices,
-            spec,
-            threads=options.get("threads"),
-            scale_headroom=options.get("scale_headroom", 1.0),
-        )
+        got = load_frames(self.video, indices, spec, **reader_options(options))
         return loaded_cls(
             got.indices,
             [got.data],

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..spec import FrameSpec
 from . import Adapter, Patcher
-from ._frames import load_frames
+from ._frames import load_frames, reader_options
 
 TARGET = "integration_tests.engines.noscope"
 
@@ -56,13 +56,7 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
             ix = load_index(q.video)
             roi = region_roi(q.region, options.get("roi_margin", 0.1), ix.width, ix.height)
         spec = FrameSpec(size, size, roi=roi, colorspace="BGR", layout="NHWC", dtype="uint8")
-        got = load_frames(
-            q.video,
-            indices,
-            spec,
-            threads=options.get("threads"),
-            scale_headroom=options.get("scale_headroom", 1.0),
-        )
+        got = load_frames(q.video, indices, spec, **reader_options(options))
         big = got.data
         n = len(big)
         half = big.reshape(n, small, f, small, f, 3).mean(axis=(2, 4), dtype=np.float32)

@@ -142,6 +142,14 @@ class FrameReader(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional override
         """Release files, threads and buffers."""
 
+    @property
+    def frames_decoded(self) -> int:
+        return self.stats.frames_decoded
+
+    @property
+    def pixels_decoded(self) -> int:
+        return self.stats.pixels_decoded
+
     def __enter__(self) -> FrameReader:
         return self
 

@@ -64,14 +64,6 @@ class ChunkedVideoReader(FrameReader):
     def __len__(self) -> int:
         return len(self.wanted) + len(self.invalid)
 
-    @property
-    def frames_decoded(self) -> int:
-        return self.stats.frames_decoded
-
-    @property
-    def pixels_decoded(self) -> int:
-        return self.stats.pixels_decoded
-
     def _items(self) -> Iterator[tuple[int, Any, Any, str]]:
         for k, (chunk, index) in enumerate(zip(self.chunks, self.indexes, strict=True)):
             lo, hi = self.offsets[k], self.offsets[k + 1]

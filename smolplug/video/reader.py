@@ -81,14 +81,6 @@ class VideoReader(FrameReader):
     def __len__(self) -> int:
         return len(self.wanted) + len(self.invalid)
 
-    @property
-    def frames_decoded(self) -> int:
-        return self.stats.frames_decoded
-
-    @property
-    def pixels_decoded(self) -> int:
-        return self.stats.pixels_decoded
-
     # -- decoding ---------------------------------------------------------------------------
     def _open(self) -> Any:
         if self._container is None:
