@@ -32,7 +32,6 @@ TARGET = "evadb.storage.video_storage_engine"
 
 
 def frame_ids(
-    n_frames: int,
     ranges: list[tuple[int, int]],
     sampling_rate: int,
     iframes: np.ndarray | None,
@@ -94,7 +93,7 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
                 else [(0, n - 1)]
             )
             iframes = ix.flagged_keyframes if self._sampling_type == IFRAMES else None
-            ids = frame_ids(n, ranges, self._sampling_rate, iframes)
+            ids = frame_ids(ranges, self._sampling_rate, iframes)
             if not ids:
                 return
             spec = FrameSpec(ix.height, ix.width, layout="NHWC", dtype="uint8")

@@ -107,3 +107,16 @@ def test_smolplug_env_names_adapters_and_warns_about_unknown_ones():
         assert len(warnings) == 1 and "nope" in warnings[0]
     finally:
         get("blazeit_ref").disable()
+
+
+def test_evadb_frame_ids_follow_its_reader_loop():
+    from smolplug.adapters.evadb import frame_ids
+
+    assert frame_ids([(0, 9)], 1, None) == list(range(10))
+    assert frame_ids([(3, 20)], 4, None) == [4, 8, 12, 16, 20]  # aligned to the sampling rate
+    assert frame_ids([(0, 4), (10, 12)], 1, None) == [0, 1, 2, 3, 4, 10, 11, 12]
+    keys = [0, 250, 500, 750]
+    assert frame_ids([(0, 794)], 1, keys) == keys
+    assert frame_ids([(0, 794)], 2, keys) == [0, 500]  # SAMPLE IFRAMES 2
+    assert frame_ids([(300, 794)], 2, keys) == [500]  # EvaDB steps by the rate while skipping too
+    assert frame_ids([(100, 200)], 1, keys) == []
