@@ -46,9 +46,9 @@ def test_blazeit_aggregate_within_error_bound(runs, plugin):
 def test_blazeit_limit_returns_true_hits(runs, plugin, labels):
     r = runs[plugin]["limit"]
     frames = np.asarray(r.details["frames"])
-    assert len(frames) == 5
-    assert np.all(labels.counts()[frames] >= 5)
-    assert np.all(np.diff(np.sort(frames)) > 10)
+    assert len(frames) == blazeit.LIMIT_N
+    assert np.all(labels.counts()[frames] >= blazeit.LIMIT_MIN_COUNT)
+    assert np.all(np.diff(np.sort(frames)) > blazeit.LIMIT_GAP)
     assert r.meets_target
 
 

@@ -163,7 +163,7 @@ def run_blazeit(
             )
         )
     if "limit" in which:
-        n, m, gap = 5, 5, 10
+        n, m, gap = blazeit.LIMIT_N, blazeit.LIMIT_MIN_COUNT, blazeit.LIMIT_GAP
         r = eng.limit(n=n, min_count=m, gap=gap)
         counts = labels.counts()
         true_hits = bool(np.all(counts[r.frames] >= m)) and len(r.frames) == n
