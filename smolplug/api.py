@@ -21,3 +21,24 @@ def make_executor(
 ) -> Executor:
     """Ask the plugins for an executor of ``model`` on ``device``."""
     return first_result("smolplug_make_executor", pm, model=model, device=device, options=options)
+
+
+def estimate_cost(
+    stages: Any, cores: int, model: str = "pipeline", *, pm: pluggy.PluginManager | None = None
+) -> Any:
+    """Predicted throughput of a pipeline of measured stages (see :mod:`smolplug.costmodel`)."""
+    return first_result("smolplug_estimate_cost", pm, stages=stages, cores=cores, model=model)
+
+
+def select_plan(
+    candidates: Any,
+    target: float,
+    cores: int,
+    model: str = "pipeline",
+    *,
+    pm: pluggy.PluginManager | None = None,
+) -> Any:
+    """The fastest candidate plan meeting ``target`` (raises PlanError when none does)."""
+    return first_result(
+        "smolplug_select_plan", pm, candidates=candidates, target=target, cores=cores, model=model
+    )

@@ -7,11 +7,13 @@ than None wins. smolplug's own defaults (``smolplug/default_*.py``) are register
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from .costmodel import Choice, Estimate, Plan, Stage
     from .executors import Executor
     from .readers import FrameReader, FrameRequest
 
@@ -45,6 +47,40 @@ def smolplug_make_executor(model: Any, device: str, options: dict[str, Any]) -> 
         ignored by implementations that do not use them.
     :return: an :class:`~smolplug.executors.Executor`, or None to defer (for a model
         type or device this plugin does not handle).
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def smolplug_estimate_cost(stages: Sequence[Stage], cores: int, model: str) -> Estimate | None:
+    """Predict the end-to-end throughput of a pipeline of measured stages.
+
+    :param stages: :class:`~smolplug.costmodel.Stage` objects (decode, copy, dnn, ...), each
+        with measured items/s per number of CPU cores (or one fixed rate for non-CPU stages).
+    :param cores: CPU cores the pipeline may use.
+    :param model: ``"pipeline"`` (stages run concurrently and share the cores: the slowest
+        stage at the best core split) or ``"dnn-only"`` (NoScope's: the DNN stage alone).
+    :return: an :class:`~smolplug.costmodel.Estimate`, or None to defer (for a model name
+        this plugin does not implement).
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def smolplug_select_plan(candidates: Sequence[Plan], target: float, cores: int, model: str) -> Choice | None:
+    """Choose how to run a query: the fastest candidate plan that meets the accuracy target.
+
+    :param candidates: :class:`~smolplug.costmodel.Plan` objects (proxy model x input size x
+        decode mode), each with its accuracy measured on a labelled validation sample and its
+        measured stages.
+    :param target: the minimum accuracy.
+    :param cores: CPU cores the pipeline may use.
+    :param model: the cost model to rank plans by (see ``smolplug_estimate_cost``).
+    :return: a :class:`~smolplug.costmodel.Choice` (chosen plan, its estimate, the Pareto
+        frontier), or None to defer; raises :class:`~smolplug.costmodel.PlanError` when no
+        plan reaches the target.
 
     Stops at first non-None result.
     """

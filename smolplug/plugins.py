@@ -20,7 +20,7 @@ from .errors import PluginError
 PROJECT = "smolplug"
 ENTRY_POINT_GROUP = "smolplug"
 AUTOLOAD_ENV = "SMOLPLUG_DISABLE_PLUGIN_AUTOLOAD"
-DEFAULT_PLUGINS = ("smolplug.default_frames", "smolplug.default_executors")
+DEFAULT_PLUGINS = ("smolplug.default_frames", "smolplug.default_executors", "smolplug.default_costmodel")
 
 
 def autoload_enabled() -> bool:
