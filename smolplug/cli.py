@@ -155,6 +155,50 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if all(r.meets_target for r in runs) else 1
 
 
+def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from . import calibrate as cal
+
+    ints = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
+    sources = [*(args.images or []), *(args.video or [])] or [cal.sample_folder()]
+    for s in sources:
+        if not Path(s).exists():
+            console.print(f"[red]{s} not found[/red]")
+            return 2
+    try:
+        models = [cal.load_model(m) for m in args.model or []]
+    except (ValueError, ImportError, AttributeError) as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    profile = cal.Profile.load()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    with console.status("calibrating") as status:
+        rows = cal.calibrate(
+            profile,
+            sources,
+            ints(args.sizes),
+            ints(args.threads),
+            modes=modes,
+            models=models,
+            batch_size=args.batch,
+            seconds=args.seconds,
+            force=args.force,
+            progress=lambda what: status.update(f"measuring {what}"),
+        )
+    path = profile.save()
+    table = Table(
+        title=f"calibration profile {profile.key} ({profile.env['cpu']}, {profile.env['cores']} cores)"
+    )
+    for col, just in (("entry", "left"), ("threads", "right"), ("items/s", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for entry, t, rate in rows:
+        table.add_row(entry, str(t), f"{rate:,.0f}")
+    console.print(table)
+    console.print(f"saved {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smolplug", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -186,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-renditions", action="store_true", help="do not make low-res renditions")
     demo.add_argument("--queries", default="noscope,aggregate,limit", help="comma list (default: all)")
     demo.set_defaults(func=cmd_demo)
+    cal = sub.add_parser("calibrate", help="measure preprocessing and DNN throughput on this machine")
+    cal.add_argument("--images", action="append", help="JPEG folder (repeatable; default: built-in samples)")
+    cal.add_argument("--video", action="append", help="video file (repeatable)")
+    cal.add_argument("--sizes", default="224,112,56", help="output sizes (square), comma list")
+    cal.add_argument("--threads", default="1,2", help="decoding / DNN threads, comma list")
+    cal.add_argument("--modes", default="full,reduced", help="decode modes: full, reduced (DCT/renditions)")
+    cal.add_argument("--model", action="append", help="NAME=module:attr (a model, or a factory making one)")
+    cal.add_argument("--batch", type=int, default=64, help="DNN batch size")
+    cal.add_argument("--seconds", type=float, default=0.6, help="time per measurement")
+    cal.add_argument("--force", action="store_true", help="measure again what the profile already has")
+    cal.set_defaults(func=cmd_calibrate)
     ad = sub.add_parser("adapters", help="list host adapters (SMOLPLUG=1 enables them)")
     ad.add_argument(
         "--install-autoload", action="store_true", help="put the SMOLPLUG=1 start-up hook into site-packages"
