@@ -1,0 +1,166 @@
+"""The pipelined runner: a frame reader feeding an executor, both busy at once.
+
+    reader thread:  read + decode + preprocess into the ring  ->  bounded queue  ->
+    caller thread:  executor.run(batch)  ->  postprocess  ->  results, in frame order
+
+The reader runs ahead by at most ``queue_size`` batches (backpressure: it blocks when the
+executor falls behind), so memory is bounded by the reader's ring of preallocated buffers, which
+must be deep enough that no buffer is refilled while the executor still reads it
+(``ring_size >= queue_size + 2``). Results come in frame order: one reader delivers ascending
+indices and batches are consumed in the order they were produced. An exception in either stage
+stops both and is raised to the caller; so is Ctrl-C (KeyboardInterrupt); the reader thread is
+joined in every case. Per-stage wall time is collected (:class:`StageTimes`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import SpecError
+from .executors import Executor
+from .readers import FrameBatch, FrameReader
+
+_DONE = object()
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage (reader thread and caller thread run concurrently)."""
+
+    decode: float = 0.0  #: reader: read + decode + resize/normalise into the batch buffer
+    queue_full: float = 0.0  #: reader blocked because the executor is behind (backpressure)
+    queue_empty: float = 0.0  #: executor idle, waiting for the reader
+    infer: float = 0.0  #: executor.run
+    post: float = 0.0  #: postprocess
+    wall: float = 0.0
+    batches: int = 0
+    frames: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Result:
+    """One batch's outputs, with the frames they belong to."""
+
+    indices: np.ndarray
+    status: np.ndarray  #: per-frame Status (frames that failed are reported, never dropped)
+    output: Any
+    timestamps: np.ndarray | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+class PipelinedRunner:
+    """Runs ``executor`` on every batch of ``reader`` while the next batches are decoded.
+
+    :param postprocess: ``f(output, batch) -> value`` applied in the caller thread (default:
+        the executor output as is). The batch's ``data`` is only valid inside this call.
+    :param queue_size: batches the reader may run ahead (>= 1).
+    """
+
+    def __init__(
+        self,
+        reader: FrameReader,
+        executor: Executor,
+        *,
+        queue_size: int = 2,
+        postprocess: Callable[[Any, FrameBatch], Any] | None = None,
+    ):
+        if queue_size < 1:
+            raise SpecError(f"queue_size must be >= 1, got {queue_size}")
+        ring = getattr(reader, "request", None) and reader.request.ring_size
+        if ring is not None and ring < queue_size + 2:
+            raise SpecError(
+                f"the reader's ring_size ({ring}) must be >= queue_size + 2 ({queue_size + 2}): "
+                "otherwise a batch buffer would be refilled while the executor reads it"
+            )
+        self.reader = reader
+        self.executor = executor
+        self.queue_size = queue_size
+        self.postprocess = postprocess
+        self.times = StageTimes()
+        self._thread: threading.Thread | None = None
+
+    def _produce(self, q: queue.Queue, stop: threading.Event) -> None:
+        it = iter(self.reader)
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    break
+                t1 = time.perf_counter()
+                self.times.decode += t1 - t0
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                self.times.queue_full += time.perf_counter() - t1
+        except BaseException as e:  # delivered to the caller, raised there
+            item: Any = e
+        else:
+            item = _DONE
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Result]:
+        q: queue.Queue = queue.Queue(maxsize=self.queue_size)
+        stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(q, stop), name="smolplug-reader", daemon=True
+        )
+        start = time.perf_counter()
+        self._thread.start()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                item = q.get()
+                t1 = time.perf_counter()
+                self.times.queue_empty += t1 - t0
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                batch: FrameBatch = item
+                out = self.executor.run(batch.data)
+                t2 = time.perf_counter()
+                self.times.infer += t2 - t1
+                if self.postprocess is not None:
+                    out = self.postprocess(out, batch)
+                self.times.post += time.perf_counter() - t2
+                self.times.batches += 1
+                self.times.frames += len(batch)
+                yield Result(
+                    batch.indices.copy(),
+                    batch.status.copy(),
+                    out,
+                    None if batch.timestamps is None else batch.timestamps.copy(),
+                    list(batch.messages),
+                )
+        finally:
+            stop.set()
+            while self._thread.is_alive():  # unblock a reader waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    q.get_nowait()
+                self._thread.join(timeout=0.05)
+            self.times.wall += time.perf_counter() - start
+
+    def run(self) -> list[Result]:
+        """All results, in frame order."""
+        return list(self)
