@@ -229,13 +229,16 @@ def sample_folder() -> Path:
 
 
 def load_model(spec: str) -> tuple[str, Any]:
-    """``NAME=module:attr`` -> (NAME, model); a callable attr that is not a model is a factory."""
+    """``[NAME=]module:attr`` -> (NAME, model); a class or function attr is a factory and is
+    called to build the model. NAME defaults to attr."""
     import importlib
     import inspect
 
-    name, _, target = spec.partition("=")
-    if not target or ":" not in target:
-        raise ValueError(f"--model wants NAME=module:attr, got {spec!r}")
+    name, sep, target = spec.partition("=")
+    if not sep:
+        name, target = spec.rpartition(":")[2], spec
+    if ":" not in target:
+        raise ValueError(f"--model wants [NAME=]module:attr, got {spec!r}")
     module, _, attr = target.partition(":")
     obj: Any = importlib.import_module(module)
     for part in attr.split("."):

@@ -199,6 +199,62 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from . import stageprofile as sp
+    from .calibrate import load_model, sample_folder
+    from .spec import FrameSpec
+
+    source = Path(args.source) if args.source else sample_folder()
+    if not source.exists():
+        console.print(f"[red]{source} not found[/red]")
+        return 2
+    executor = None
+    if args.model:
+        try:
+            _, model = load_model(args.model)
+        except (ValueError, ImportError, AttributeError) as e:
+            console.print(f"[red]{e}[/red]")
+            return 2
+        from .api import make_executor
+
+        executor = make_executor(model, "cpu", threads=args.dnn_threads)
+    spec = FrameSpec.imagenet(args.size, round(args.size * 256 / 224))
+    with console.status("profiling: plugin off"):
+        off = sp.profile_off(source, spec, args.frames, executor, args.batch)
+    threads = args.threads
+    if threads is None and executor is not None:  # split the cores: the model's, and the rest for decoding
+        from .jpeg import default_threads
+
+        threads = max(1, default_threads() - args.dnn_threads)
+    with console.status("profiling: plugin on"):
+        on = sp.profile_on(source, spec, args.frames, executor, args.batch, threads)
+    table = Table(
+        title=f"{source.name}: {off.frames} frames -> {args.size}x{args.size} normalised (ms per frame)"
+    )
+    table.add_column("stage")
+    table.add_column("plugin off", justify="right")
+    table.add_column("plugin on", justify="right")
+    for name in dict.fromkeys([*sp.OFF_STAGES, *sp.ON_STAGES]):
+        a, b = off.ms_per_frame().get(name), on.ms_per_frame().get(name)
+        if a is None and b is None:
+            continue
+        table.add_row(name, "" if a is None else f"{a:.2f}", "" if b is None else f"{b:.2f}")
+    table.add_row(
+        "[bold]wall[/bold]", f"{1e3 * off.wall / off.frames:.2f}", f"{1e3 * on.wall / on.frames:.2f}"
+    )
+    table.add_row("frames/s", f"{off.fps:.0f}", f"{on.fps:.0f}")
+    console.print(table)
+    console.print(f"speedup {off.wall / on.wall * on.frames / off.frames:.1f}x end to end")
+    if args.png:
+        try:
+            console.print(f"wrote {sp.write_png([off, on], Path(args.png), table.title or '')}")
+        except ImportError:
+            console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smolplug", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -241,6 +297,18 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seconds", type=float, default=0.6, help="time per measurement")
     cal.add_argument("--force", action="store_true", help="measure again what the profile already has")
     cal.set_defaults(func=cmd_calibrate)
+    pr = sub.add_parser("profile", help="per-stage time of an input pipeline, plugin off vs on (+ PNG)")
+    pr.add_argument("source", nargs="?", help="JPEG folder or video (default: built-in sample JPEGs)")
+    pr.add_argument("--frames", type=int, default=120, help="frames to run")
+    pr.add_argument("--size", type=int, default=224, help="model input size")
+    pr.add_argument("--model", help="NAME=module:attr (a model, or a factory making one); default: none")
+    pr.add_argument("--batch", type=int, default=16)
+    pr.add_argument(
+        "--threads", type=int, help="smolplug decoding threads (default: the cores the model does not use)"
+    )
+    pr.add_argument("--dnn-threads", type=int, default=1)
+    pr.add_argument("--png", help="write the stacked-bar chart here")
+    pr.set_defaults(func=cmd_profile)
     ad = sub.add_parser("adapters", help="list host adapters (SMOLPLUG=1 enables them)")
     ad.add_argument(
         "--install-autoload", action="store_true", help="put the SMOLPLUG=1 start-up hook into site-packages"
