@@ -165,17 +165,19 @@ def measure_preprocessing(
     frames: Sequence[int] | None = None,
     seconds: float = 0.6,
     max_video_frames: int = 150,
+    spec: Any = None,
 ) -> float:
     """Frames/s for reading ``frames`` of ``source`` (JPEG files/folder or a video) into
     ``height`` x ``width`` normalised float32 NCHW with ``threads`` decoding threads. For a
-    video, ``frames=None`` means its first ``max_video_frames`` frames (a short measurement)."""
+    video, ``frames=None`` means its first ``max_video_frames`` frames (a short measurement).
+    ``spec`` overrides the output (its size should be ``height`` x ``width``)."""
     from .api import open_frames
     from .readers import VIDEO_SUFFIXES, FrameRequest
     from .spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
 
     if mode not in DECODE_MODES:
         raise ValueError(f"mode must be one of {DECODE_MODES}, got {mode!r}")
-    spec = FrameSpec(height, width, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    spec = spec or FrameSpec(height, width, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if frames is None and Path(source).suffix.lower() in VIDEO_SUFFIXES and Path(source).is_file():
         from .video import load_index
 

@@ -255,6 +255,77 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from . import planning
+    from .calibrate import Profile, load_model
+    from .costmodel import PlanError
+    from .jpeg import default_threads
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        console.print(f"[red]{folder} is not a folder of JPEGs[/red]")
+        return 2
+    try:
+        models = [load_model(m) for m in args.model]
+    except (ValueError, ImportError, AttributeError) as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    cores = args.cores or default_threads()
+    profile = Profile.load()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    with console.status("measuring") as status:
+        plans = planning.build_plans(
+            folder,
+            models,
+            sizes,
+            modes,
+            profile,
+            cores=cores,
+            seconds=args.seconds,
+            progress=lambda what: status.update(f"measuring {what}"),
+        )
+    profile.save()
+    try:
+        rep = planning.report(plans, args.target, cores)
+    except PlanError as e:
+        console.print(f"[red]{e}[/red]")
+        return 1
+    est = rep.choice.estimates
+    frontier = {p.name for p, _ in rep.choice.frontier}
+    naive = rep.dnn_only.plan.name if rep.dnn_only else None
+    table = Table(title=f"{folder.name}: plans at accuracy >= {args.target:g}, {cores} cores")
+    for col in ("plan", "accuracy", "pipelined frames/s", "bottleneck (core split)", "DNN-only frames/s", ""):
+        table.add_column(col)
+    for p in sorted(plans, key=lambda p: -est[p.name].throughput):
+        e = est[p.name]
+        marks = []
+        if p.name == rep.choice.plan.name:
+            marks.append("[green]chosen[/green]")
+        if p.name == naive:
+            marks.append("[yellow]DNN-only choice[/yellow]")
+        if p.name in frontier:
+            marks.append("frontier")
+        split = ", ".join(f"{k} {v}" for k, v in e.split.items())
+        table.add_row(
+            p.name,
+            f"{p.accuracy:.3f}",
+            f"{e.throughput:,.0f}",
+            f"{e.bottleneck} ({split})",
+            f"{p.stages[-1].rate(cores):,.0f}",
+            " · ".join(marks),
+        )
+    console.print(table)
+    if args.png:
+        try:
+            console.print(f"wrote {planning.write_png(rep, Path(args.png), table.title or '')}")
+        except ImportError:
+            console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smolplug", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,6 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--dnn-threads", type=int, default=1)
     pr.add_argument("--png", help="write the stacked-bar chart here")
     pr.set_defaults(func=cmd_profile)
+    pl = sub.add_parser("plan", help="candidate plans, their Pareto frontier and the fastest at a target")
+    pl.add_argument("folder", help="folder of JPEGs (labels from names like x_<class>.jpg, else agreement)")
+    pl.add_argument("--model", action="append", required=True, help="[NAME=]module:attr, repeatable")
+    pl.add_argument("--sizes", default="224,160,112", help="input sizes, comma list")
+    pl.add_argument("--modes", default="full,reduced", help="decode modes: full, reduced")
+    pl.add_argument("--target", type=float, default=0.8, help="minimum accuracy")
+    pl.add_argument("--cores", type=int, help="cores for the pipeline (default: all usable)")
+    pl.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
+    pl.add_argument("--png", help="write the accuracy-vs-throughput plot here")
+    pl.set_defaults(func=cmd_plan)
     ad = sub.add_parser("adapters", help="list host adapters (SMOLPLUG=1 enables them)")
     ad.add_argument(
         "--install-autoload", action="store_true", help="put the SMOLPLUG=1 start-up hook into site-packages"
