@@ -9,8 +9,17 @@ its 2x2 box average. When the query is positional (a region of the frame), only 
 the part of the frame the predicate is about. The engine trains its CNN and fits its thresholds
 on frames loaded the same way, so its accuracy targets keep holding.
 
+It also replaces the engine's cost model (``NoScope.cascade_cost``, which counts DNN work only)
+with smolplug's pipelined one, through the ``smolplug_estimate_cost`` hook: decoding (its rate
+measured on the engine's own training load) and the specialized CNN (its rate measured per
+candidate width, scaled by the share of frames the difference detector passes) run as a
+pipeline on the machine's cores, so a CNN that hides under decoding costs nothing extra and the
+engine's model search may keep a larger, more accurate one. Reference-model calls keep NoScope's
+price relative to the base CNN (60000 : 400).
+
 Options (``enable(**options)``): ``roi`` (default True), ``roi_margin`` (0.1),
-``scale_headroom`` (1.0; ``inf`` decodes at full resolution), ``threads``.
+``scale_headroom`` (1.0; ``inf`` decodes at full resolution), ``threads``, ``cost_model``
+(default True: replace the engine's cost model).
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
             roi = region_roi(q.region, options.get("roi_margin", 0.1), ix.width, ix.height)
         spec = FrameSpec(size, size, roi=roi, colorspace="BGR", layout="NHWC", dtype="uint8")
         got = load_frames(q.video, indices, spec, **reader_options(options))
+        # what decoding costs here, per decoded frame, for the cost model below
+        self._smolplug_decode_fps = got.frames_decoded / max(got.seconds, 1e-9)
         big = got.data
         n = len(big)
         half = big.reshape(n, small, f, small, f, 3).mean(axis=(2, 4), dtype=np.float32)
@@ -71,6 +82,51 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         )
 
     patcher.setattr(engine_cls, "load", load)
+    if options.get("cost_model", True):
+        patcher.setattr(engine_cls, "cascade_cost", _pipelined_cost(module, engine_cls.cascade_cost))
+
+
+def _pipelined_cost(module: ModuleType, original: Any) -> Any:
+    import importlib
+    import os
+    import time
+
+    from ..api import estimate_cost
+    from ..costmodel import Stage
+
+    common = importlib.import_module(module.__package__ + ".common")
+    rates: dict[int, float] = {}
+
+    def cnn_fps(width: int) -> float:
+        """The engine's own CNN inference path, timed once per width (weights do not matter)."""
+        if width not in rates:
+            model = common.make_cnn(module.CNN_SIZE, width=width).eval()
+            x = np.zeros((256, 3, module.CNN_SIZE, module.CNN_SIZE), np.float32)
+            module.predict(model, x)
+            t = time.perf_counter()
+            module.predict(model, x)
+            rates[width] = len(x) / (time.perf_counter() - t)
+        return rates[width]
+
+    def cascade_cost(
+        self: Any, frames: int, diffs: int, cnn_calls: int, oracle_calls: int, width: int
+    ) -> float:
+        """Seconds: sampled frames through the decode -> CNN pipeline, plus reference calls."""
+        decode_fps = getattr(self, "_smolplug_decode_fps", None)
+        if not decode_fps or frames == 0:  # nothing loaded through smolplug yet: the engine's model
+            return original(self, frames, diffs, cnn_calls, oracle_calls, width)
+        k = self.query.k  # every frame is decoded to reach each sampled one (reference frames)
+        r_decode = decode_fps / k
+        r_cnn = cnn_fps(width) * frames / max(cnn_calls, 1)
+        cores = os.cpu_count() or 1
+        if cores >= 2:
+            t = estimate_cost([Stage("decode", {1: r_decode}), Stage("dnn", {1: r_cnn})], cores).throughput
+        else:  # one core: the stages take turns
+            t = 1 / (1 / r_decode + 1 / r_cnn)
+        seconds_per_unit = 1 / (cnn_fps(16) * module.COSTS["cnn"])
+        return frames / t + oracle_calls * module.COSTS["oracle"] * seconds_per_unit
+
+    return cascade_cost
 
 
 adapter = Adapter(

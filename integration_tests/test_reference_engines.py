@@ -118,3 +118,29 @@ def test_smolplug_env_flag_enables_adapters_at_import():
     assert _patched_in_subprocess("0") == {"noscope": False, "blazeit": False}
     assert _patched_in_subprocess("1") == {"noscope": True, "blazeit": True}
     assert _patched_in_subprocess("blazeit_ref") == {"noscope": False, "blazeit": True}
+
+
+def test_model_search_keeps_the_cheapest_cascade(video, labels):
+    eng = noscope.NoScope(noscope.NoScopeQuery(str(video), cnn_widths=(8, 16)), labels)
+    chosen = eng.train()
+    assert set(eng.candidates) == {8, 16}
+    assert chosen.cost == min(c.cost for c in eng.candidates.values())
+    assert eng.model[0].out_channels == chosen.width
+
+
+def test_adapter_costs_cascades_as_a_pipeline_through_the_hook(video, labels, monkeypatch):
+    eng = noscope.NoScope(noscope.NoScopeQuery(str(video)), labels)
+    args16, args64 = (100, 99, 100, 0, 16), (100, 99, 100, 0, 64)
+    dnn_only = eng.cascade_cost(*args64) / eng.cascade_cost(*args16)
+    assert dnn_only > 8  # NoScope's model: 16x the multiply-accumulates, ~16x the cost
+    calls = []
+    import smolplug.api
+
+    real = smolplug.api.estimate_cost
+    monkeypatch.setattr(smolplug.api, "estimate_cost", lambda *a, **k: calls.append(1) or real(*a, **k))
+    get("noscope_ref").enable()
+    eng._smolplug_decode_fps = 600.0  # as the adapter's loader records it: decoding is the bottleneck
+    pipelined = eng.cascade_cost(*args64) / eng.cascade_cost(*args16)
+    assert pipelined < dnn_only / 2  # a wider CNN largely hides under decoding
+    assert eng.cascade_cost(100, 99, 100, 10, 16) > eng.cascade_cost(*args16)  # reference calls still cost
+    assert calls or (os.cpu_count() or 1) < 2

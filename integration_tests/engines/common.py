@@ -65,28 +65,47 @@ def read_every_frame(path: str | os.PathLike[str], wanted: Sequence[int], conver
 
 
 # -- models -------------------------------------------------------------------------------------
-def make_cnn(in_size: int, outputs: int = 1):
-    """A NoScope-style specialized CNN: two conv blocks and a small dense head."""
+def make_cnn(in_size: int, outputs: int = 1, width: int = 16):
+    """A NoScope-style specialized CNN: two conv blocks (``width``, 2x``width`` filters) and a
+    small dense head."""
     import torch
     from torch import nn
 
     feat = ((in_size - 2) // 2 - 2) // 2
     return nn.Sequential(
-        nn.Conv2d(3, 16, 3),
+        nn.Conv2d(3, width, 3),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3),
+        nn.Conv2d(width, 2 * width, 3),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(32 * feat * feat, 64),
+        nn.Linear(2 * width * feat * feat, 64),
         nn.ReLU(),
         nn.Linear(64, outputs),
         *([] if outputs != 1 else [nn.Flatten(0)]),
     ).to(memory_format=torch.contiguous_format)
 
 
-def train_cnn(x: np.ndarray, y: np.ndarray, *, loss: str, epochs: int = 30, seed: int = 0, lr: float = 2e-3):
+def cnn_macs(in_size: int, width: int = 16) -> int:
+    """Multiply-accumulates of one :func:`make_cnn` forward pass (NoScope costed models by it)."""
+    c1 = in_size - 2
+    p1 = c1 // 2
+    c2 = p1 - 2
+    feat = c2 // 2
+    return c1 * c1 * width * 27 + c2 * c2 * 2 * width * 9 * width + 2 * width * feat * feat * 64 + 64
+
+
+def train_cnn(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: str,
+    epochs: int = 30,
+    seed: int = 0,
+    lr: float = 2e-3,
+    width: int = 16,
+):
     """Train :func:`make_cnn` on NCHW float32 ``x`` with targets ``y`` (``loss``: "bce" or "mse").
     Seeded, single-threaded: the same inputs give the same model."""
     import torch
@@ -97,7 +116,7 @@ def train_cnn(x: np.ndarray, y: np.ndarray, *, loss: str, epochs: int = 30, seed
     try:
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        model = make_cnn(x.shape[-1])
+        model = make_cnn(x.shape[-1], width=width)
         xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
         yt = torch.from_numpy(np.asarray(y, np.float32))
         opt = torch.optim.Adam(model.parameters(), lr=lr)

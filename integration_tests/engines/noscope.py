@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .common import LoadedFrames, predict, read_every_frame, train_cnn, video_frame_count
+from .common import LoadedFrames, cnn_macs, predict, read_every_frame, train_cnn, video_frame_count
 from .reference import Labels
 
 COSTS = {"frame": 1.0, "diff": 10.0, "cnn": 400.0, "oracle": 60000.0}
@@ -45,6 +45,8 @@ class NoScopeQuery:
     delay: int = 1  #: difference detector: compare with the sampled frame this many steps earlier
     fp_target: float = 0.1
     fn_target: float = 0.1
+    #: specialized-model candidates (first-layer filters); the optimizer keeps the cheapest cascade
+    cnn_widths: tuple[int, ...] = (16,)
     seed: int = 0
 
 
@@ -56,6 +58,7 @@ class Cascade:
     cost: float
     val_fp: float
     val_fn: float
+    width: int = 16
 
 
 @dataclass
@@ -153,14 +156,35 @@ class NoScope:
         va = np.array([pos[int(f)] for f in val_idx])
         big, small = data.arrays
         self.mean = small[tr].astype(np.float32).mean(axis=0)
-        self.model = train_cnn(
-            self._cnn_input(small[tr]), self.truth[train_idx].astype(np.float32), loss="bce", seed=q.seed
-        )
-        scores = 1 / (1 + np.exp(-predict(self.model, self._cnn_input(small[va]))))
-        self.cascade = self._search(scores, self._mse(big[va], q.delay), self.truth[val_idx])
+        mse = self._mse(big[va], q.delay)
+        self.candidates: dict[int, Cascade] = {}
+        models = {}
+        for width in q.cnn_widths:  # NoScope's model search: every candidate costed by its cascade
+            models[width] = train_cnn(
+                self._cnn_input(small[tr]),
+                self.truth[train_idx].astype(np.float32),
+                loss="bce",
+                seed=q.seed,
+                width=width,
+            )
+            scores = 1 / (1 + np.exp(-predict(models[width], self._cnn_input(small[va]))))
+            self.candidates[width] = self._search(scores, mse, self.truth[val_idx], width)
+        self.cascade = min(self.candidates.values(), key=lambda c: c.cost)
+        self.model = models[self.cascade.width]
         return self.cascade
 
-    def _search(self, scores: np.ndarray, mse: np.ndarray, truth: np.ndarray) -> Cascade:
+    def cascade_cost(self, frames: int, diffs: int, cnn_calls: int, oracle_calls: int, width: int) -> float:
+        """NoScope's cost model: DNN work only (decoding is not counted), the CNN costed by its
+        multiply-accumulates relative to the 16-filter model's 400 units."""
+        rel = cnn_macs(CNN_SIZE, width) / cnn_macs(CNN_SIZE, 16)
+        return (
+            COSTS["frame"] * frames
+            + COSTS["diff"] * diffs
+            + COSTS["cnn"] * rel * cnn_calls
+            + COSTS["oracle"] * oracle_calls
+        )
+
+    def _search(self, scores: np.ndarray, mse: np.ndarray, truth: np.ndarray, width: int = 16) -> Cascade:
         q = self.query
         n = len(scores)
         npos, nneg = max(int(truth.sum()), 1), max(int((~truth).sum()), 1)
@@ -184,14 +208,9 @@ class NoScope:
                     fn = np.sum(~pred & truth) / npos
                     if wilson_upper(fp, nneg) > q.fp_target or wilson_upper(fn, npos) > q.fn_target:
                         continue
-                    cost = (
-                        COSTS["frame"] * n
-                        + COSTS["diff"] * (n - q.delay if t_diff > 0 else 0)
-                        + COSTS["cnn"] * n_fresh
-                        + COSTS["oracle"] * oracle
-                    )
+                    cost = self.cascade_cost(n, n - q.delay if t_diff > 0 else 0, n_fresh, oracle, width)
                     if best is None or cost < best.cost:
-                        best = Cascade(float(t_diff), float(lo), float(hi), cost, float(fp), float(fn))
+                        best = Cascade(float(t_diff), float(lo), float(hi), cost, float(fp), float(fn), width)
         assert best is not None  # the all-oracle cascade always meets the targets
         return best
 
