@@ -15,6 +15,7 @@ reader has no per-row status; decord raises too).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -96,19 +97,19 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
             ids = frame_ids(ranges, self._sampling_rate, iframes)
             if not ids:
                 return
+            # EvaDB merges its ranges (sorted, disjoint) and frame_ids walks them forward, so the
+            # ids ascend: frames stream out of the reader in the order EvaDB returns them
+            if any(b <= a for a, b in itertools.pairwise(ids)):
+                raise RuntimeError(f"{self.file_url}: frame ids are not ascending ({ids[:8]}...)")
             spec = FrameSpec(ix.height, ix.width, layout="NHWC", dtype="uint8")
-            order = sorted(set(ids))
             req = FrameRequest(
                 spec,
-                batch_size=min(batch_size, len(order)),
-                frames=FrameSelection.indices(order),
+                batch_size=min(batch_size, len(ids)),
+                frames=FrameSelection.indices(ids),
                 on_error="skip",
                 threads=threads,
                 scale_headroom=float("inf"),  # full resolution: no rendition, no lowres
             )
-            if order != ids:  # never for EvaDB's own ranges (ascending, disjoint): keep it exact anyway
-                yield from self._read_unordered(ids, req)
-                return
             with open_frames(self.file_url, req) as reader:
                 try:
                     for batch in reader:
@@ -118,18 +119,6 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
                             yield self._row(int(batch.indices[k]), batch.data[k].copy(), batch.timestamps[k])
                 finally:
                     self._count(reader)
-
-        def _read_unordered(self, ids: list[int], req: FrameRequest) -> Iterator[dict]:
-            frames: dict[int, tuple[np.ndarray, float]] = {}
-            with open_frames(self.file_url, req) as reader:
-                for batch in reader:
-                    for k in range(len(batch)):
-                        if not batch.ok[k]:
-                            raise MissingFrameError(f"{self.file_url}: {batch.messages[k]}")
-                        frames[int(batch.indices[k])] = (batch.data[k].copy(), float(batch.timestamps[k]))
-                self._count(reader)
-            for i in ids:
-                yield self._row(i, *frames[i])
 
         def _count(self, reader: Any) -> None:
             cls = type(self)

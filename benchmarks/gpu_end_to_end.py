@@ -16,7 +16,6 @@ Targets (issue): >= 10,000 img/s end to end on an H100, >= 3x the DataLoader bas
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import time
@@ -26,14 +25,13 @@ import numpy as np
 
 import smolplug
 from smolplug import zoo
+from smolplug.bench.jpeg import pillow_pipeline
 from smolplug.cli import make_console
 from smolplug.readers import FrameRequest
 from smolplug.runner import PipelinedRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jpeg" / "imagenet"
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def resnet50():
@@ -81,14 +79,6 @@ def resnet50():
     )
 
 
-def efficientnet_lite0():
-    """The pretrained model from smolplug.zoo, or None when its packages are not installed."""
-    try:
-        return zoo.efficientnet_lite0()
-    except ImportError:
-        return None
-
-
 class PillowDataset:
     """torchvision-style: PIL decode, Resize(256) bilinear, CenterCrop(224), ToTensor, Normalize."""
 
@@ -99,17 +89,9 @@ class PillowDataset:
         return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image
-
-        img = Image.open(io.BytesIO(Path(self.paths[i]).read_bytes())).convert("RGB")
-        w, h = img.size
-        s = 256 / min(w, h)
-        img = img.resize((round(w * s), round(h * s)), Image.Resampling.BILINEAR)
-        w, h = img.size
-        left, top = (w - 224) // 2, (h - 224) // 2
-        img = img.crop((left, top, left + 224, top + 224))
-        x = (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
-        return x.transpose(2, 0, 1).copy()
+        out = np.empty((3, 224, 224), np.float32)
+        pillow_pipeline(Path(self.paths[i]).read_bytes(), out)  # the JPEG benchmark's Pillow peer
+        return out
 
 
 def main(argv=None) -> int:
@@ -139,7 +121,7 @@ def main(argv=None) -> int:
     )
     spec = smolplug.FrameSpec.imagenet(224, 256)
     models = [("ResNet-50", resnet50())]
-    eff = efficientnet_lite0()
+    eff = zoo.try_efficientnet_lite0()
     if eff is not None:
         models.append(("EfficientNet-Lite0", eff))
 

@@ -44,14 +44,6 @@ def small_cnn(size: int):
     )
 
 
-def efficientnet_lite0():
-    """The pretrained model from smolplug.zoo, or None when its packages are not installed."""
-    try:
-        return zoo.efficientnet_lite0()
-    except ImportError:
-        return None
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=240)
@@ -69,7 +61,7 @@ def main(argv=None) -> int:
         return 2
     paths = [str(files[i % len(files)]) for i in range(args.images)]
     models = [("small CNN @112", small_cnn(112), smolplug.FrameSpec.imagenet(112, 128))]
-    eff = efficientnet_lite0()
+    eff = zoo.try_efficientnet_lite0()
     if eff is not None:
         spec = smolplug.FrameSpec.imagenet(224, 256, **zoo.input_fields(eff))
         models.append(("EfficientNet-Lite0 @224", eff, spec))

@@ -93,11 +93,11 @@ class QueryRun:
     details: dict = field(default_factory=dict)
 
 
-def set_plugin(on: bool, **options) -> None:
+def set_plugin(on: bool) -> None:
     for name in ("noscope_ref", "blazeit_ref"):
         a = get_adapter(name)
         if on:
-            a.enable(**options)
+            a.enable()
         else:
             a.disable()
 

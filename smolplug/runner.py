@@ -59,6 +59,16 @@ class Result:
     messages: list[str] = field(default_factory=list)
 
 
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    """Put ``item`` on the bounded queue, waiting while it is full, unless ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
+
+
 class PipelinedRunner:
     """Runs ``executor`` on every batch of ``reader`` while the next batches are decoded.
 
@@ -101,23 +111,13 @@ class PipelinedRunner:
                     break
                 t1 = time.perf_counter()
                 self.times.decode += t1 - t0
-                while not stop.is_set():
-                    try:
-                        q.put(batch, timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
+                _put(q, batch, stop)
                 self.times.queue_full += time.perf_counter() - t1
         except BaseException as e:  # delivered to the caller, raised there
             item: Any = e
         else:
             item = _DONE
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
+        _put(q, item, stop)
 
     def __iter__(self) -> Iterator[Result]:
         q: queue.Queue = queue.Queue(maxsize=self.queue_size)

@@ -48,14 +48,14 @@ def _normalize(rgb: np.ndarray, spec: FrameSpec) -> np.ndarray:
 
 
 def _resize_crop(img: Any, spec: FrameSpec) -> Any:
+    """torchvision Resize + CenterCrop, with the JPEG benchmark's Pillow peer's geometry."""
     from PIL import Image
 
-    short = spec.shorter_side or min(spec.height, spec.width)
-    w, h = img.size
-    s = short / min(w, h)
-    img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR)
-    w, h = img.size
-    left, top = (w - spec.width) // 2, (h - spec.height) // 2
+    from .bench.jpeg import _crop_offsets, _short_side_dims
+
+    nw, nh = _short_side_dims(*img.size, spec.shorter_side or min(spec.height, spec.width))
+    img = img.resize((nw, nh), Image.Resampling.BILINEAR)
+    left, top = _crop_offsets(nw, nh, spec.width, spec.height)
     return img.crop((left, top, left + spec.width, top + spec.height))
 
 

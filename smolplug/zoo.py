@@ -20,6 +20,14 @@ def efficientnet_lite0() -> Any:
     return m.eval()
 
 
+def try_efficientnet_lite0() -> Any | None:
+    """:func:`efficientnet_lite0`, or None when its packages are not installed."""
+    try:
+        return efficientnet_lite0()
+    except ImportError:
+        return None
+
+
 def input_fields(model: Any) -> dict[str, Any]:
     from .spec import IMAGENET_MEAN, IMAGENET_STD
 

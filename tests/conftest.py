@@ -97,3 +97,13 @@ def pm():
     manager = smolplug.get_plugin_manager(autoload=False)
     manager.check_pending()
     return manager
+
+
+@pytest.fixture
+def jpeg_dir(tmp_path) -> Path:
+    """A folder ``imgs/`` of four small generated JPEGs."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(4):
+        (d / f"{i}.jpg").write_bytes(encode(synthetic_rgb(200, 150, seed=i)))
+    return d

@@ -9,18 +9,7 @@ import pytest
 from smolplug import calibrate as cal
 from smolplug.cli import main
 
-from .conftest import encode, synthetic_rgb
-
 ENV = {"machine": "x86_64", "cpu": "test cpu", "cores": 2, "smolplug": "0.1.0", "av": "18.1.0"}
-
-
-@pytest.fixture
-def jpeg_dir(tmp_path):
-    d = tmp_path / "imgs"
-    d.mkdir()
-    for i in range(3):
-        (d / f"{i}.jpg").write_bytes(encode(synthetic_rgb(320, 240, seed=i)))
-    return d
 
 
 def test_measured_entries_are_cached_and_reused(tmp_path):

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from smolplug.cli import main
 
 from .clips import make_clip
-from .conftest import encode, synthetic_rgb
 
 
 def _model():
     """A stand-in classifier (any callable on the batch is an executor)."""
     return lambda x: x.reshape(len(x), -1).mean(axis=1)
-
-
-@pytest.fixture
-def jpeg_dir(tmp_path):
-    d = tmp_path / "imgs"
-    d.mkdir()
-    for i in range(4):
-        (d / f"{i}.jpg").write_bytes(encode(synthetic_rgb(200, 150, seed=i)))
-    return d
 
 
 def test_profile_jpeg_folder_prints_stages_and_writes_png(jpeg_dir, tmp_path, capsys):

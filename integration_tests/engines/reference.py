@@ -70,22 +70,19 @@ def detect(frame_bgr: np.ndarray) -> np.ndarray:
 def _detect_range(args: tuple[str, int, int]) -> list[np.ndarray]:
     path, start, stop = args
     cap = cv2.VideoCapture(path)
-    # read from the start: POS_FRAMES seeking is not frame-exact for every codec
-    out = []
-    i = 0
-    while i < stop:
-        ok = cap.grab() if i < start else None
-        if i < start:
+    out: list[np.ndarray] = []
+    try:
+        # skip to ``start`` by reading: POS_FRAMES seeking is not frame-exact for every codec
+        for _ in range(start):
+            if not cap.grab():
+                return out
+        for _ in range(start, stop):
+            ok, frame = cap.read()
             if not ok:
                 break
-            i += 1
-            continue
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(detect(frame))
-        i += 1
-    cap.release()
+            out.append(detect(frame))
+    finally:
+        cap.release()
     return out
 
 

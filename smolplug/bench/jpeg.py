@@ -50,13 +50,14 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise ValueError("no SOF marker")
 
 
-def _short_side_dims(w: int, h: int) -> tuple[int, int]:
-    """torchvision Resize(256) output size for a w x h image."""
-    return (RESIZE, int(RESIZE * h / w)) if w <= h else (int(RESIZE * w / h), RESIZE)
+def _short_side_dims(w: int, h: int, resize: int = RESIZE) -> tuple[int, int]:
+    """torchvision Resize(resize) output size for a w x h image."""
+    return (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
 
 
-def _crop_offsets(w: int, h: int) -> tuple[int, int]:
-    return int(round((w - SIZE) / 2.0)), int(round((h - SIZE) / 2.0))
+def _crop_offsets(w: int, h: int, cw: int = SIZE, ch: int = SIZE) -> tuple[int, int]:
+    """torchvision CenterCrop((ch, cw)) offsets in a w x h image."""
+    return int(round((w - cw) / 2.0)), int(round((h - ch) / 2.0))
 
 
 def _normalize_into(rgb: np.ndarray, dst: np.ndarray) -> None:
