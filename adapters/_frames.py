@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from ..api import open_frames
-from ..errors import MissingFrameError
+from ..errors import MissingFrameError, Status
+from ..executors import CallableExecutor
 from ..readers import FrameRequest
+from ..runner import PipelinedRunner, StageTimes
 from ..selection import FrameSelection
 from ..spec import FrameSpec
 
@@ -31,6 +33,7 @@ class Loaded:
     pixels_decoded: int
     seconds: float
     reader: str
+    open_seconds: float = 0.0  #: of ``seconds``: opening the source (index, renditions)
 
 
 def load_frames(
@@ -64,6 +67,7 @@ def load_frames(
         scale_headroom=scale_headroom,
     )
     with open_frames(source, req, pm=pm) as reader:
+        t_open = time.perf_counter() - t0
         for batch in reader:
             n = len(batch)
             pos = np.searchsorted(uniq, batch.indices)
@@ -94,4 +98,77 @@ def load_frames(
         stats.pixels_decoded,
         time.perf_counter() - t0,
         type(reader).__name__,
+        t_open,
+    )
+
+
+@dataclass
+class Scored:
+    values: np.ndarray  #: one output row per frame, in the order of ``indices``
+    indices: np.ndarray
+    frames_decoded: int
+    pixels_decoded: int
+    seconds: float
+    reader: str
+    times: StageTimes
+
+
+def score_frames(
+    source: Any,
+    indices: Sequence[int],
+    spec: FrameSpec,
+    fn: Any,
+    *,
+    batch_size: int = 64,
+    threads: int | None = None,
+    scale_headroom: float = 1.0,
+    queue_size: int = 2,
+    pm: Any = None,
+) -> Scored:
+    """``fn(batch) -> one output per frame`` over frames ``indices`` (ascending, distinct) of
+    ``source``, decoding and ``fn`` overlapped by :class:`~smolplug.runner.PipelinedRunner`.
+
+    Raises :class:`~smolplug.errors.MissingFrameError` naming every frame that could not be
+    delivered (the frames that were are scored first, so no work is lost silently).
+    """
+    t0 = time.perf_counter()
+    want = np.asarray(indices, np.int64).reshape(-1)
+    if len(want) and np.any(np.diff(want) <= 0):
+        raise ValueError("score_frames needs ascending, distinct frame indices")
+    req = FrameRequest(
+        spec,
+        batch_size=max(1, min(batch_size, len(want))),
+        frames=FrameSelection.indices(want.tolist()),
+        on_error="skip",
+        threads=threads,
+        scale_headroom=scale_headroom,
+        ring_size=queue_size + 2,
+    )
+    parts: list[np.ndarray] = []
+    got: list[np.ndarray] = []
+    failed: list[str] = []
+    with open_frames(source, req, pm=pm) as reader:
+        runner = PipelinedRunner(reader, CallableExecutor(fn), queue_size=queue_size)
+        for r in runner:
+            ok = r.status <= Status.WARNING
+            out = np.asarray(r.output)[: len(r.indices)]
+            parts.append(out[ok])
+            got.append(r.indices[ok])
+            failed += [f"{i}: {m}" for i, m, k in zip(r.indices, r.messages, ok, strict=True) if not k]
+        stats = reader.stats
+    done = np.concatenate(got) if got else np.zeros(0, np.int64)
+    if failed or len(done) != len(want):
+        missing = np.setdiff1d(want, done).tolist()
+        raise MissingFrameError(
+            f"{source}: {len(missing)} requested frame(s) not delivered: "
+            + "; ".join(failed or map(str, missing))
+        )
+    return Scored(
+        np.concatenate(parts) if parts else np.zeros(0, np.float32),
+        done,
+        stats.frames_decoded,
+        stats.pixels_decoded,
+        time.perf_counter() - t0,
+        type(reader).__name__,
+        runner.times,
     )

@@ -1,15 +1,33 @@
 """Adapter for the BlazeIt-style reference engine (``integration_tests.engines.blazeit``).
 
-Replaces ``BlazeIt.load`` — the original decodes every frame with OpenCV at full resolution,
-then resizes, converts and normalises it in separate passes — with smolplug: each frame is
-decoded at the lowest resolution covering 65x65 (a low-res rendition when one exists) and
-converted in one fused native pass into the engine's normalised NCHW float32 batch.
+Replaces three pieces of the engine:
 
-Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads``.
+* ``BlazeIt.load`` — the original decodes every frame with OpenCV at full resolution, then
+  resizes, converts and normalises it in separate passes. Here each frame is decoded at the
+  lowest resolution covering the proxy's input (a low-res rendition when one exists) and
+  converted in one fused native pass into the engine's normalised NCHW float32 batch. The
+  decode rate of each load is kept for the cost model.
+* ``BlazeIt.select_proxy`` — the engine keeps the cheapest candidate proxy by multiply-
+  accumulates whose held-out correlation reaches ``min_corr`` (a DNN-only cost model). Here every
+  candidate becomes a :class:`~smolplug.costmodel.Plan` — accuracy: its held-out correlation;
+  stages: decoding at its input size (rate measured on the engine's own training load) and the
+  proxy CNN (the engine's inference call timed per core count) — and ``smolplug_select_plan``
+  picks the fastest plan reaching ``min_corr``, plans within ``tolerance`` of the fastest
+  counting as equally fast (the most accurate of them wins). A proxy whose inference hides
+  under decoding costs nothing extra, so a more accurate one is kept. When no plan reaches the
+  target the engine's own fallback (the most correlated proxy) stands.
+* ``BlazeIt.score_all`` — "load every frame, then run the proxy" becomes one pipeline (decoding
+  in a reader thread, the proxy in the caller's), with the cores split as the chosen plan's
+  estimate says.
+
+Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads`` (decoding threads; default:
+the cost model's split), ``tolerance`` (0.05), ``select`` (True: replace ``select_proxy``),
+``pipeline`` (True: replace ``score_all``).
 """
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import Any
 
@@ -17,26 +35,33 @@ import numpy as np
 
 from ..spec import FrameSpec
 from . import Adapter, Patcher
-from ._frames import load_frames, reader_options
+from ._frames import load_frames, reader_options, score_frames
+from ._timing import predict_rate
 
 TARGET = "integration_tests.engines.blazeit"
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
 
 
 def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> None:
     engine_cls = module.BlazeIt
     loaded_cls = module.LoadedFrames
-    size = module.SIZE
-    spec = FrameSpec(
-        size,
-        size,
-        mean=tuple(float(m) for m in module.MEAN),
-        std=tuple(float(s) for s in module.STD),
-        layout="NCHW",
-        dtype="float32",
-    )
+    mean = tuple(float(m) for m in module.MEAN)
+    std = tuple(float(s) for s in module.STD)
 
-    def load(self: Any, indices: np.ndarray) -> Any:
-        got = load_frames(self.video, indices, spec, **reader_options(options))
+    def spec(size: int) -> FrameSpec:
+        return FrameSpec(size, size, mean=mean, std=std, layout="NCHW", dtype="float32")
+
+    def load(self: Any, indices: np.ndarray, size: int = module.SIZE) -> Any:
+        # decode with the threads the decoding stage would get in the pipeline (one core left
+        # for the proxy), so the rate recorded here is the one the cost model needs
+        threads = options.get("threads") or max(1, _cores() - 1)
+        got = load_frames(self.video, indices, spec(size), **{**reader_options(options), "threads": threads})
+        self.__dict__.setdefault("_smolplug_decode", {})[size] = {
+            threads: got.frames_decoded / max(got.seconds - got.open_seconds, 1e-9)
+        }
         return loaded_cls(
             got.indices,
             [got.data],
@@ -48,12 +73,92 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         )
 
     patcher.setattr(engine_cls, "load", load)
+    if options.get("select", True):
+        patcher.setattr(engine_cls, "select_proxy", _select_proxy(module, engine_cls.select_proxy, options))
+    if options.get("pipeline", True):
+
+        def score_all(self: Any) -> tuple[np.ndarray, Any, float]:
+            """Every frame through decode -> proxy as one pipeline (the proxy's time overlaps
+            decoding, so the whole run is reported as loading and the proxy's own as 0)."""
+            import torch
+
+            proxy = self.proxy
+            choice = getattr(self, "_smolplug_choice", None)
+            split = choice.estimate.split if choice is not None else {}
+            cores = _cores()
+            dec = options.get("threads") or split.get("decode") or max(1, cores - 1)
+            dnn = split.get("dnn") or max(1, cores - dec)
+            before = torch.get_num_threads()
+            torch.set_num_threads(dnn)
+            try:
+                got = score_frames(
+                    self.video,
+                    np.arange(self.n_frames),
+                    spec(proxy.size),
+                    lambda batch: module.predict(self.model, batch),
+                    threads=dec,
+                    scale_headroom=options.get("scale_headroom", 1.0),
+                )
+            finally:
+                torch.set_num_threads(before)
+            details = {
+                "reader": got.reader,
+                "pipelined": {"decode_threads": dec, "dnn_threads": dnn, **got.times.as_dict()},
+            }
+            if choice is not None:
+                details["predicted_fps"] = choice.estimate.throughput
+                details["measured_fps"] = len(got.indices) / max(got.seconds, 1e-9)
+            data = loaded_cls(
+                got.indices,
+                [],
+                got.frames_decoded,
+                got.pixels_decoded,
+                got.seconds,
+                loader="smolplug",
+                details=details,
+            )
+            return got.values, data, 0.0
+
+        patcher.setattr(engine_cls, "score_all", score_all)
+
+
+def _select_proxy(module: ModuleType, original: Any, options: dict[str, Any]) -> Any:
+    from ..api import select_plan
+    from ..costmodel import Plan, PlanError, Stage
+
+    def select_proxy(self: Any, candidates: list[Any]) -> Any:
+        decode = getattr(self, "_smolplug_decode", {})
+        self._smolplug_choice = None
+        if not all(c.size in decode for c in candidates):  # not loaded through smolplug
+            return original(self, candidates)
+        cores = _cores()
+        plans = []
+        for c in candidates:
+            shape = (256, 3, c.size, c.size)
+            dnn = {
+                t: predict_rate(module.predict, c.model, shape, threads=t) for t in range(1, max(cores, 2))
+            }
+            if cores >= 2:
+                stages: tuple[Stage, ...] = (Stage("decode", decode[c.size]), Stage("dnn", dnn))
+            else:  # one core: no overlap, the stages take turns
+                d = Stage("decode", decode[c.size]).rate(1)
+                stages = (Stage("decode+dnn", {1: 1 / (1 / d + 1 / dnn[1])}),)
+            plans.append(Plan(c.name, c.corr, stages, {"width": c.width, "size": c.size}))
+        try:
+            choice = select_plan(plans, self.min_corr, cores, tolerance=options.get("tolerance", 0.05))
+        except PlanError:  # nothing reaches the target: the engine's own fallback
+            return original(self, candidates)
+        self._smolplug_choice = choice
+        return next(c for c in candidates if c.name == choice.plan.name)
+
+    return select_proxy
 
 
 adapter = Adapter(
     "blazeit_ref",
     TARGET,
     _apply,
-    "BlazeIt-style engine: low-resolution decoding fused with resize and normalisation",
+    "BlazeIt-style engine: low-resolution fused decoding, proxy chosen by the pipelined cost model, "
+    "decoding overlapped with the proxy",
 )
 enable, disable = adapter.enable, adapter.disable

@@ -89,23 +89,19 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
 def _pipelined_cost(module: ModuleType, original: Any) -> Any:
     import importlib
     import os
-    import time
 
     from ..api import estimate_cost
     from ..costmodel import Stage
+    from ._timing import predict_rate
 
     common = importlib.import_module(module.__package__ + ".common")
     rates: dict[int, float] = {}
 
     def cnn_fps(width: int) -> float:
-        """The engine's own CNN inference path, timed once per width (weights do not matter)."""
+        """The engine's own CNN inference path on one core, timed once per width."""
         if width not in rates:
             model = common.make_cnn(module.CNN_SIZE, width=width).eval()
-            x = np.zeros((256, 3, module.CNN_SIZE, module.CNN_SIZE), np.float32)
-            module.predict(model, x)
-            t = time.perf_counter()
-            module.predict(model, x)
-            rates[width] = len(x) / (time.perf_counter() - t)
+            rates[width] = predict_rate(module.predict, model, (256, 3, module.CNN_SIZE, module.CNN_SIZE))
         return rates[width]
 
     def cascade_cost(

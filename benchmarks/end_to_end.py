@@ -9,7 +9,10 @@ For every video and mode, each engine is trained once (plugin off: on OpenCV-loa
 plugin on: on smolplug-loaded frames), then the queries are timed ``--repeats`` times, off and
 on interleaved; the median is reported. Time = the query: frame loading plus the engine's own
 work (difference detector, CNN, sampling). Reference-model (HOG) calls are answered from
-precomputed labels in both modes; the last columns charge each call at HOG's measured cost.
+precomputed labels in both modes; a column charges each call at HOG's measured cost. The
+BlazeIt-style engine picks its proxy among 4 candidates (CNN width x input size): off by its
+DNN-only rule, on through smolplug_select_plan (the last column: which, and on, the pipelined
+proxy pass's predicted vs measured frames/s).
 
     .venv/bin/python benchmarks/end_to_end.py [--repeats 5] [--skip-native] [--skip-hd]
 """
@@ -30,7 +33,14 @@ sys.path.insert(0, str(ROOT))
 
 from integration_tests.engines import blazeit, noscope  # noqa: E402
 from integration_tests.engines.reference import REF_SIZE, detect  # noqa: E402
-from integration_tests.workload import DEFAULT_VIDEO, labels_for, prepare_video, set_plugin  # noqa: E402
+from integration_tests.workload import (  # noqa: E402
+    BLAZEIT_MIN_CORR,
+    BLAZEIT_PROXIES,
+    DEFAULT_VIDEO,
+    labels_for,
+    prepare_video,
+    set_plugin,
+)
 from smolplug.cli import make_console  # noqa: E402
 from smolplug.video import load_index  # noqa: E402
 
@@ -80,13 +90,27 @@ def stats(result) -> dict:
     }
 
 
+def make_blazeit(video: Path, labels) -> blazeit.BlazeIt:
+    return blazeit.BlazeIt(str(video), labels, proxies=BLAZEIT_PROXIES, min_corr=BLAZEIT_MIN_CORR)
+
+
+def proxy_note(engine, result) -> str:
+    """Which proxy the engine runs (and, plugin on, the pipeline's predicted/measured frames/s)."""
+    p = getattr(engine, "proxy", None)
+    if p is None:
+        return "-"
+    d = result.load.details
+    fps = f" {d['predicted_fps']:,.0f}/{d['measured_fps']:,.0f} fps" if "predicted_fps" in d else ""
+    return f"{p.name} r={p.corr:.2f}{fps}"
+
+
 def bench_video(video: Path, labels, repeats: int, console) -> list[dict]:
     ix = load_index(video)
     nq = noscope.NoScopeQuery(str(video))
     cases = [
         Case("noscope", lambda: noscope.NoScope(nq, labels), lambda e: e.run()),
-        Case("aggregate", lambda: blazeit.BlazeIt(str(video), labels), lambda e: e.aggregate(eps=0.1)),
-        Case("limit", lambda: blazeit.BlazeIt(str(video), labels), lambda e: e.limit()),
+        Case("aggregate", lambda: make_blazeit(video, labels), lambda e: e.aggregate(eps=0.1)),
+        Case("limit", lambda: make_blazeit(video, labels), lambda e: e.limit()),
     ]
     for c in cases:
         for plugin in (False, True):
@@ -106,6 +130,7 @@ def bench_video(video: Path, labels, repeats: int, console) -> list[dict]:
             load = statistics.median(s["load"] for s in runs)
             row[plugin] = {**runs[0], "total": tot, "load": load}
             last = c.results[plugin][-1]
+            row[plugin]["proxy"] = proxy_note(c.engines[plugin], last)
             if c.name == "noscope":
                 fp, fn = last.rates(truth_ns)
                 row[plugin]["accuracy"] = f"FP {fp:.1%} FN {fn:.1%}"
@@ -160,6 +185,7 @@ def main(argv=None) -> int:
         "ref calls off/on",
         "accuracy off | on",
         "speedup incl. ref calls",
+        "proxy off | on (predicted/measured)",
     ):
         t.add_column(col)
     for r in rows:
@@ -177,6 +203,7 @@ def main(argv=None) -> int:
             f"{a['oracle']}/{b['oracle']}",
             f"{'✓' if a['ok'] else '✗'} {a['accuracy']} | {'✓' if b['ok'] else '✗'} {b['accuracy']}",
             f"{inc_a / inc_b:.2f}x",
+            f"{a['proxy']} | {b['proxy']}",
         )
     console.print(t)
     return 0 if all(r[m]["ok"] for r in rows for m in (False, True)) else 1

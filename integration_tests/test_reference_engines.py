@@ -52,6 +52,27 @@ def test_blazeit_limit_returns_true_hits(runs, plugin, labels):
     assert r.meets_target
 
 
+def test_blazeit_proxy_choice_off_dnn_only_on_pipelined(runs):
+    """Off: the engine keeps the cheapest proxy (multiply-accumulates) reaching the correlation
+    target. On: smolplug_select_plan keeps the most correlated proxy among those predicted
+    within 5% of the fastest, and the proxy pass runs as a pipeline."""
+    from integration_tests.workload import BLAZEIT_MIN_CORR
+
+    off, on = runs[False]["aggregate"].details, runs[True]["aggregate"].details
+    assert off["selected_by"] == "engine (DNN-only)"
+    ok = [n for n, c in off["candidates"].items() if c >= BLAZEIT_MIN_CORR]
+    assert off["proxy"] == min(ok, key=off["macs"].__getitem__)
+
+    assert on["selected_by"] == "smolplug pipelined cost model"
+    assert on["corr"] >= BLAZEIT_MIN_CORR
+    pred = on["predicted"]
+    ok = [n for n, c in on["candidates"].items() if c >= BLAZEIT_MIN_CORR]
+    fastest = max(pred[n] for n in ok)
+    near = [n for n in ok if pred[n] >= 0.95 * fastest]
+    assert on["proxy"] == max(near, key=on["candidates"].__getitem__)
+    assert on["predicted_fps"] == pred[on["proxy"]] and on["measured_fps"] > 0
+
+
 @pytest.mark.parametrize("query", ["noscope", "aggregate", "limit"])
 def test_plugin_decodes_fewer_pixels(runs, query):
     off, on = runs[False][query], runs[True][query]

@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DEFAULT_VIDEO = SHARED / "video" / "vtest.avi"
 QUERIES = ("noscope", "aggregate", "limit")
+# the BlazeIt-style engine's candidate proxies (CNN width, input side) and the held-out
+# correlation a proxy must reach; its own (DNN-only) choice is the cheapest that does
+BLAZEIT_PROXIES = ((8, 32), (16, 32), (8, 65), (16, 65))
+BLAZEIT_MIN_CORR = 0.55
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -138,10 +142,20 @@ def run_blazeit(
     eps: float = 0.1,
 ) -> list[QueryRun]:
     set_plugin(plugin)
-    eng = blazeit.BlazeIt(str(video), labels)
+    eng = blazeit.BlazeIt(str(video), labels, proxies=BLAZEIT_PROXIES, min_corr=BLAZEIT_MIN_CORR)
     t = time.perf_counter()
     eng.train()
     train = time.perf_counter() - t
+    choice = getattr(eng, "_smolplug_choice", None)
+    proxy = {
+        "proxy": eng.proxy.name,
+        "corr": eng.proxy.corr,
+        "selected_by": "smolplug pipelined cost model" if choice is not None else "engine (DNN-only)",
+        "candidates": {c.name: c.corr for c in eng.candidates},
+        "macs": {c.name: c.macs for c in eng.candidates},
+    }
+    if choice is not None:
+        proxy["predicted"] = {k: e.throughput for k, e in choice.estimates.items()}
     truth = float(labels.counts().mean())
     out = []
     if "aggregate" in which:
@@ -159,7 +173,14 @@ def run_blazeit(
                 f"avg {a.estimate:.3f} vs true {truth:.3f}: error {err:.3f} (bound {eps}, {a.method})",
                 err <= eps,
                 train,
-                {"estimate": a.estimate, "truth": truth, "method": a.method, "loader": a.load.loader},
+                {
+                    "estimate": a.estimate,
+                    "truth": truth,
+                    "method": a.method,
+                    "loader": a.load.loader,
+                    **proxy,
+                    **_fps(a.load),
+                },
             )
         )
     if "limit" in which:
@@ -180,10 +201,15 @@ def run_blazeit(
                 f"{len(r.frames)}/{n} frames with ≥{m} people, all true hits: {true_hits}",
                 true_hits and spread,
                 train,
-                {"frames": r.frames.tolist(), "loader": r.load.loader},
+                {"frames": r.frames.tolist(), "loader": r.load.loader, **proxy, **_fps(r.load)},
             )
         )
     return out
+
+
+def _fps(load) -> dict:
+    """The pipelined proxy pass's predicted and measured frames/s (plugin on)."""
+    return {k: load.details[k] for k in ("predicted_fps", "measured_fps") if k in load.details}
 
 
 def run_all(video: Path, labels: Labels, plugin: bool, queries: tuple[str, ...] = QUERIES) -> list[QueryRun]:

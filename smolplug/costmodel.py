@@ -152,9 +152,17 @@ def pareto_frontier(items: Sequence[tuple[Plan, Estimate]]) -> list[tuple[Plan, 
     return out
 
 
-def select_plan(candidates: Sequence[Plan], target: float, cores: int, *, model: str = "pipeline") -> Choice:
+def select_plan(
+    candidates: Sequence[Plan], target: float, cores: int, *, model: str = "pipeline", tolerance: float = 0.0
+) -> Choice:
     """The fastest plan whose accuracy is at least ``target``, by ``model`` ("pipeline" or
-    "dnn-only"); raises :class:`PlanError` naming the best accuracy seen when none reaches it."""
+    "dnn-only"); raises :class:`PlanError` naming the best accuracy seen when none reaches it.
+
+    ``tolerance``: plans predicted within this fraction of the fastest one count as equally fast
+    (measured rates are only so precise), and the most accurate of them is chosen. Plans whose
+    bottleneck is the same shared stage (the same decoding under different DNNs) tie exactly."""
+    if not 0 <= tolerance < 1:
+        raise PlanError(f"tolerance must be in [0, 1), got {tolerance!r}")
     if not candidates:
         raise PlanError("no candidate plans")
     estimate = pipeline_throughput if model == "pipeline" else dnn_only_throughput
@@ -167,5 +175,7 @@ def select_plan(candidates: Sequence[Plan], target: float, cores: int, *, model:
         raise PlanError(
             f"no plan reaches accuracy {target:g}: the best is {best.name!r} at {best.accuracy:g}"
         )
-    plan, est = max(ok, key=lambda pe: (pe[1].throughput, pe[0].accuracy))
+    fastest = max(e.throughput for _, e in ok)
+    near = [(p, e) for p, e in ok if e.throughput >= fastest * (1 - tolerance)]
+    plan, est = max(near, key=lambda pe: (pe[0].accuracy, pe[1].throughput))
     return Choice(plan, est, pareto_frontier(items), {p.name: e for p, e in items})

@@ -18,7 +18,9 @@ def smolplug_estimate_cost(stages: Sequence[Stage], cores: int, model: str) -> E
 
 
 @hookimpl(trylast=True)
-def smolplug_select_plan(candidates: Sequence[Plan], target: float, cores: int, model: str) -> Choice | None:
+def smolplug_select_plan(
+    candidates: Sequence[Plan], target: float, cores: int, model: str, tolerance: float
+) -> Choice | None:
     if model not in MODELS:
         return None
-    return select_plan(candidates, target, cores, model=model)
+    return select_plan(candidates, target, cores, model=model, tolerance=tolerance)

@@ -118,6 +118,13 @@ def run_demo(
             + (" (+ renditions)" if renditions else ""),
         )
     )
+    for r in runs:
+        if r.query == "aggregate":
+            d = r.details
+            console.print(
+                f"BlazeIt-style proxy, plugin {'on' if r.plugin else 'off'}: {d['proxy']} "
+                f"(held-out correlation {d['corr']:.2f}; chosen by the {d['selected_by']})"
+            )
     console.print(
         "time = the query (frame loading + the engine's own work); training the proxies and fitting "
         "thresholds is done per run beforehand and not timed. Reference-model (HOG) calls are looked up "

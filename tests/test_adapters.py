@@ -120,3 +120,29 @@ def test_evadb_frame_ids_follow_its_reader_loop():
     assert frame_ids([(0, 794)], 2, keys) == [0, 500]  # SAMPLE IFRAMES 2
     assert frame_ids([(300, 794)], 2, keys) == [500]  # EvaDB steps by the rate while skipping too
     assert frame_ids([(100, 200)], 1, keys) == []
+
+
+def test_score_frames_pipelines_in_frame_order_and_names_missing_frames(tmp_path):
+    import numpy as np
+
+    from smolplug.adapters._frames import load_frames, score_frames
+    from smolplug.errors import MissingFrameError
+    from smolplug.spec import FrameSpec
+    from tests.conftest import encode, synthetic_rgb
+
+    for i in range(7):
+        (tmp_path / f"{i:02d}.jpg").write_bytes(encode(synthetic_rgb(64 + 8 * i, 48, seed=i)))
+    files = sorted(tmp_path.glob("*.jpg"))
+    spec = FrameSpec(32, 32, layout="NCHW", dtype="float32")
+    want = [0, 2, 3, 4, 6]
+    got = score_frames(files, want, spec, lambda b: b.mean(axis=(1, 2, 3)), batch_size=2)
+    ref = load_frames(files, want, spec).data.mean(axis=(1, 2, 3))
+    assert got.indices.tolist() == want
+    np.testing.assert_allclose(got.values, ref, rtol=1e-6)
+    assert got.times.batches == 3 and got.times.frames == 5
+
+    files[3].write_bytes(b"not a jpeg")
+    with pytest.raises(MissingFrameError, match=r"1 requested frame\(s\) not delivered: 3: "):
+        score_frames(files, want, spec, lambda b: b.mean(axis=(1, 2, 3)), batch_size=2)
+    with pytest.raises(ValueError, match="ascending"):
+        score_frames(files, [2, 1], spec, lambda b: b)

@@ -6,7 +6,11 @@ Faithful to BlazeIt (Kang et al., VLDB 2019) with today's libraries:
   65x65 (``cv2.resize``), converted to RGB, scaled to [0, 1] and normalised with the ImageNet
   mean/std into an NCHW float32 array, before the query runs.
 * **Proxy**: a specialized CNN regressing the per-frame count of the reference model, trained on
-  frames ``i % 3 == 1``; frames ``i % 3 == 2`` are held out.
+  frames ``i % 3 == 1``; frames ``i % 3 == 2`` are held out. With several candidate proxies
+  (``proxies``: CNN width x input size) each is trained and scored on the held-out frames by its
+  correlation with the reference counts (what control variates and ranking depend on);
+  :meth:`BlazeIt.select_proxy` keeps the cheapest by multiply-accumulates whose correlation
+  reaches ``min_corr`` — a DNN-only cost model: loading is not counted.
 * **Aggregation** ("average count per frame, error within eps at confidence 1 - delta"): when the
   proxy's mean on the held-out frames is within eps/2 of the truth there, its mean over the video
   is the answer (BlazeIt's query rewriting); otherwise control-variate sampling (the proxy as
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .common import LoadedFrames, predict, read_every_frame, train_cnn, video_frame_count
+from .common import LoadedFrames, cnn_macs, predict, read_every_frame, train_cnn, video_frame_count
 from .reference import Labels
 
 SIZE = 65
@@ -36,10 +40,30 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def _preprocess(frame: np.ndarray) -> tuple[np.ndarray]:
-    small = cv2.resize(frame, (SIZE, SIZE))
-    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-    return (((rgb - MEAN) / STD).transpose(2, 0, 1),)
+def _preprocess(size: int):
+    def convert(frame: np.ndarray) -> tuple[np.ndarray]:
+        small = cv2.resize(frame, (size, size))
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        return (((rgb - MEAN) / STD).transpose(2, 0, 1),)
+
+    return convert
+
+
+@dataclass
+class Proxy:
+    """A trained candidate proxy and how it did on the held-out frames."""
+
+    width: int  #: CNN filters in the first block
+    size: int  #: input side, pixels
+    model: object = field(repr=False)
+    corr: float  #: Pearson correlation with the reference counts
+    bias: float  #: mean(proxy) - mean(reference)
+    mae: float
+    macs: int
+
+    @property
+    def name(self) -> str:
+        return f"cnn{self.width}@{self.size}"
 
 
 @dataclass
@@ -61,8 +85,20 @@ class LimitResult:
 
 
 class BlazeIt:
-    def __init__(self, video: str, labels: Labels, *, seed: int = 0):
+    def __init__(
+        self,
+        video: str,
+        labels: Labels,
+        *,
+        seed: int = 0,
+        proxies: tuple[tuple[int, int], ...] = ((16, SIZE),),
+        min_corr: float = 0.0,
+    ):
         self.video = video
+        self.proxies = tuple(proxies)
+        self.min_corr = min_corr
+        self.candidates: list[Proxy] = []
+        self.proxy: Proxy | None = None
         self.labels = labels
         self.counts = labels.counts()
         self.n_frames = video_frame_count(video)
@@ -73,9 +109,25 @@ class BlazeIt:
         self.oracle_calls = 0
 
     # -- the pieces a plugin may replace -------------------------------------------------------
-    def load(self, indices: np.ndarray) -> LoadedFrames:
-        """Frames ``indices`` as one (N, 3, 65, 65) float32 array, ImageNet-normalised RGB."""
-        return read_every_frame(self.video, indices, _preprocess)
+    def load(self, indices: np.ndarray, size: int = SIZE) -> LoadedFrames:
+        """Frames ``indices`` as one (N, 3, size, size) float32 array, ImageNet-normalised RGB."""
+        return read_every_frame(self.video, indices, _preprocess(size))
+
+    def select_proxy(self, candidates: list[Proxy]) -> Proxy:
+        """The cheapest candidate by multiply-accumulates whose held-out correlation reaches
+        ``min_corr`` (the most correlated one when none does)."""
+        ok = [c for c in candidates if c.corr >= self.min_corr]
+        if not ok:
+            return max(candidates, key=lambda c: c.corr)
+        return min(ok, key=lambda c: (c.macs, -c.corr))
+
+    def score_all(self) -> tuple[np.ndarray, LoadedFrames, float]:
+        """The proxy's score for every frame: load them all, then run the proxy on them."""
+        assert self.proxy is not None
+        data = self.load(np.arange(self.n_frames), self.proxy.size)
+        t = time.perf_counter()
+        scores = predict(self.model, data.arrays[0])
+        return scores, data, time.perf_counter() - t
 
     def oracle(self, frame: int) -> int:
         self.oracle_calls += 1
@@ -83,25 +135,41 @@ class BlazeIt:
 
     # -- training ----------------------------------------------------------------------------
     def train(self) -> float:
-        """Train the proxy; returns its mean absolute error on the held-out frames."""
+        """Train every candidate proxy and select one; returns its mean absolute error on the
+        held-out frames."""
         idx = np.arange(self.n_frames)
         tr, va = idx[idx % 3 == 1], idx[idx % 3 == 2]
-        data = self.load(np.union1d(tr, va))
-        pos = {int(f): i for i, f in enumerate(data.indices)}
-        (x,) = data.arrays
-        xt, xv = x[[pos[int(f)] for f in tr]], x[[pos[int(f)] for f in va]]
-        self.model = train_cnn(xt, self.counts[tr].astype(np.float32), loss="mse", seed=self.seed, epochs=30)
-        pv = predict(self.model, xv)
-        self.heldout_bias = float(pv.mean() - self.counts[va].mean())
-        return float(np.abs(pv - self.counts[va]).mean())
+        yt, yv = self.counts[tr].astype(np.float32), self.counts[va]
+        self.candidates = []
+        for size in sorted({s for _, s in self.proxies}):
+            data = self.load(np.union1d(tr, va), size)
+            pos = {int(f): i for i, f in enumerate(data.indices)}
+            (x,) = data.arrays
+            xt, xv = x[[pos[int(f)] for f in tr]], x[[pos[int(f)] for f in va]]
+            for width in sorted({w for w, s in self.proxies if s == size}):
+                model = train_cnn(xt, yt, loss="mse", seed=self.seed, epochs=30, width=width)
+                pv = predict(model, xv)
+                corr = float(np.corrcoef(pv, yv)[0, 1]) if pv.std() > 0 else 0.0
+                self.candidates.append(
+                    Proxy(
+                        width,
+                        size,
+                        model,
+                        corr,
+                        float(pv.mean() - yv.mean()),
+                        float(np.abs(pv - yv).mean()),
+                        cnn_macs(size, width),
+                    )
+                )
+        self.proxy = self.select_proxy(self.candidates)
+        self.model = self.proxy.model
+        self.heldout_bias = self.proxy.bias
+        return self.proxy.mae
 
     def _proxy_all(self) -> tuple[np.ndarray, LoadedFrames, float]:
         if self.model is None:
             self.train()
-        data = self.load(np.arange(self.n_frames))
-        t = time.perf_counter()
-        scores = predict(self.model, data.arrays[0])
-        return scores, data, time.perf_counter() - t
+        return self.score_all()
 
     # -- queries -----------------------------------------------------------------------------
     def aggregate(self, eps: float = 0.1, delta: float = 0.05, min_samples: int = 30) -> AggregateResult:
