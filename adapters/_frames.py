@@ -33,7 +33,6 @@ class Loaded:
     pixels_decoded: int
     seconds: float
     reader: str
-    open_seconds: float = 0.0  #: of ``seconds``: opening the source (index, renditions)
 
 
 def load_frames(
@@ -67,7 +66,6 @@ def load_frames(
         scale_headroom=scale_headroom,
     )
     with open_frames(source, req, pm=pm) as reader:
-        t_open = time.perf_counter() - t0
         for batch in reader:
             n = len(batch)
             pos = np.searchsorted(uniq, batch.indices)
@@ -98,7 +96,6 @@ def load_frames(
         stats.pixels_decoded,
         time.perf_counter() - t0,
         type(reader).__name__,
-        t_open,
     )
 
 

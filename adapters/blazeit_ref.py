@@ -5,13 +5,13 @@ Replaces three pieces of the engine:
 * ``BlazeIt.load`` — the original decodes every frame with OpenCV at full resolution, then
   resizes, converts and normalises it in separate passes. Here each frame is decoded at the
   lowest resolution covering the proxy's input (a low-res rendition when one exists) and
-  converted in one fused native pass into the engine's normalised NCHW float32 batch. The
-  decode rate of each load is kept for the cost model.
+  converted in one fused native pass into the engine's normalised NCHW float32 batch.
 * ``BlazeIt.select_proxy`` — the engine keeps the cheapest candidate proxy by multiply-
   accumulates whose held-out correlation reaches ``min_corr`` (a DNN-only cost model). Here every
   candidate becomes a :class:`~smolplug.costmodel.Plan` — accuracy: its held-out correlation;
-  stages: decoding at its input size (rate measured on the engine's own training load) and the
-  proxy CNN (the engine's inference call timed per core count) — and ``smolplug_select_plan``
+  stages: decoding every frame at its input size (measured on the video's first 150 frames
+  per core count, as ``smolplug calibrate`` does) and the proxy CNN (the engine's own inference
+  call timed per core count) — and ``smolplug_select_plan``
   picks the fastest plan reaching ``min_corr``, plans within ``tolerance`` of the fastest
   counting as equally fast (the most accurate of them wins). A proxy whose inference hides
   under decoding costs nothing extra, so a more accurate one is kept. When no plan reaches the
@@ -39,6 +39,7 @@ from ._frames import load_frames, reader_options, score_frames
 from ._timing import predict_rate
 
 TARGET = "integration_tests.engines.blazeit"
+BATCH = 64  #: frames per batch in the pipelined proxy pass (and in its cost estimate)
 
 
 def _cores() -> int:
@@ -55,13 +56,7 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         return FrameSpec(size, size, mean=mean, std=std, layout="NCHW", dtype="float32")
 
     def load(self: Any, indices: np.ndarray, size: int = module.SIZE) -> Any:
-        # decode with the threads the decoding stage would get in the pipeline (one core left
-        # for the proxy), so the rate recorded here is the one the cost model needs
-        threads = options.get("threads") or max(1, _cores() - 1)
-        got = load_frames(self.video, indices, spec(size), **{**reader_options(options), "threads": threads})
-        self.__dict__.setdefault("_smolplug_decode", {})[size] = {
-            threads: got.frames_decoded / max(got.seconds - got.open_seconds, 1e-9)
-        }
+        got = load_frames(self.video, indices, spec(size), **reader_options(options))
         return loaded_cls(
             got.indices,
             [got.data],
@@ -74,7 +69,9 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
 
     patcher.setattr(engine_cls, "load", load)
     if options.get("select", True):
-        patcher.setattr(engine_cls, "select_proxy", _select_proxy(module, engine_cls.select_proxy, options))
+        patcher.setattr(
+            engine_cls, "select_proxy", _select_proxy(module, engine_cls.select_proxy, spec, options)
+        )
     if options.get("pipeline", True):
 
         def score_all(self: Any) -> tuple[np.ndarray, Any, float]:
@@ -96,6 +93,7 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
                     np.arange(self.n_frames),
                     spec(proxy.size),
                     lambda batch: module.predict(self.model, batch),
+                    batch_size=BATCH,
                     threads=dec,
                     scale_headroom=options.get("scale_headroom", 1.0),
                 )
@@ -122,22 +120,34 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         patcher.setattr(engine_cls, "score_all", score_all)
 
 
-def _select_proxy(module: ModuleType, original: Any, options: dict[str, Any]) -> Any:
+def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[str, Any]) -> Any:
     from ..api import select_plan
+    from ..calibrate import measure_preprocessing
     from ..costmodel import Plan, PlanError, Stage
 
     def select_proxy(self: Any, candidates: list[Any]) -> Any:
-        decode = getattr(self, "_smolplug_decode", {})
         self._smolplug_choice = None
-        if not all(c.size in decode for c in candidates):  # not loaded through smolplug
-            return original(self, candidates)
         cores = _cores()
+        threads = range(1, max(cores, 2))  # at least one core is left for the other stage
+        decode = {
+            size: {
+                t: measure_preprocessing(
+                    self.video,
+                    size,
+                    size,
+                    threads=t,
+                    spec=spec(size),
+                    seconds=0.3,
+                    headroom=options.get("scale_headroom", 1.0),
+                )
+                for t in threads
+            }
+            for size in sorted({c.size for c in candidates})
+        }
         plans = []
         for c in candidates:
-            shape = (256, 3, c.size, c.size)
-            dnn = {
-                t: predict_rate(module.predict, c.model, shape, threads=t) for t in range(1, max(cores, 2))
-            }
+            shape = (BATCH, 3, c.size, c.size)
+            dnn = {t: predict_rate(module.predict, c.model, shape, threads=t) for t in threads}
             if cores >= 2:
                 stages: tuple[Stage, ...] = (Stage("decode", decode[c.size]), Stage("dnn", dnn))
             else:  # one core: no overlap, the stages take turns

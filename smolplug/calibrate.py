@@ -166,11 +166,13 @@ def measure_preprocessing(
     seconds: float = 0.6,
     max_video_frames: int = 150,
     spec: Any = None,
+    headroom: float | None = None,
 ) -> float:
     """Frames/s for reading ``frames`` of ``source`` (JPEG files/folder or a video) into
     ``height`` x ``width`` normalised float32 NCHW with ``threads`` decoding threads. For a
     video, ``frames=None`` means its first ``max_video_frames`` frames (a short measurement).
-    ``spec`` overrides the output (its size should be ``height`` x ``width``)."""
+    ``spec`` overrides the output (its size should be ``height`` x ``width``); ``headroom``
+    overrides the mode's scale headroom (see :func:`smolplug.decode_jpeg`)."""
     from .api import open_frames
     from .readers import VIDEO_SUFFIXES, FrameRequest
     from .spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
@@ -187,7 +189,7 @@ def measure_preprocessing(
         batch_size=32,
         frames=frames,
         threads=threads,
-        scale_headroom=float("inf") if mode == "full" else 1.0,
+        scale_headroom=headroom if headroom is not None else float("inf") if mode == "full" else 1.0,
     )
 
     def run() -> int:
