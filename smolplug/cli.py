@@ -158,11 +158,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _write_png(console: Console, write: Any, path: str) -> None:
-    """Call ``write(Path(path))`` for a chart; say so when matplotlib is missing."""
+    """Call ``write(Path(path))`` for a chart (creating its folder); say so when matplotlib is
+    missing or the file cannot be written."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         console.print(f"wrote {write(Path(path))}")
     except ImportError:
         console.print("[yellow]matplotlib is not installed: no PNG (pip install matplotlib)[/yellow]")
+    except OSError as e:
+        console.print(f"[red]cannot write {path}: {e}[/red]")
 
 
 def _load_models(console: Console, specs: Sequence[str]) -> list[tuple[str, Any]] | None:
@@ -277,10 +281,11 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from .calibrate import Profile
     from .costmodel import PlanError
     from .jpeg import default_threads
+    from .readers import VIDEO_SUFFIXES
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        console.print(f"[red]{folder} is not a folder of JPEGs[/red]")
+    source = Path(args.source)
+    if not (source.is_dir() or (source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES)):
+        console.print(f"[red]{source} is neither a folder of JPEGs nor a video file[/red]")
         return 2
     models = _load_models(console, args.model)
     if models is None:
@@ -291,13 +296,14 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     with console.status("measuring") as status:
         plans = planning.build_plans(
-            folder,
+            source,
             models,
             sizes,
             modes,
             profile,
             cores=cores,
             seconds=args.seconds,
+            sample=args.sample,
             progress=lambda what: status.update(f"measuring {what}"),
         )
     profile.save()
@@ -309,7 +315,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     est = rep.choice.estimates
     frontier = {p.name for p, _ in rep.choice.frontier}
     naive = rep.dnn_only.plan.name if rep.dnn_only else None
-    table = Table(title=f"{folder.name}: plans at accuracy >= {args.target:g}, {cores} cores")
+    table = Table(title=f"{source.name}: plans at accuracy >= {args.target:g}, {cores} cores")
     for col in ("plan", "accuracy", "pipelined frames/s", "bottleneck (core split)", "DNN-only frames/s", ""):
         table.add_column(col)
     for p in sorted(plans, key=lambda p: -est[p.name].throughput):
@@ -391,7 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--png", help="write the stacked-bar chart here")
     pr.set_defaults(func=cmd_profile)
     pl = sub.add_parser("plan", help="candidate plans, their Pareto frontier and the fastest at a target")
-    pl.add_argument("folder", help="folder of JPEGs (labels from names like x_<class>.jpg, else agreement)")
+    pl.add_argument(
+        "source",
+        help="folder of JPEGs (labels from names like x_<class>.jpg, else agreement) or a video "
+        "(agreement with the first model at the largest size, full decoding)",
+    )
+    pl.add_argument("--sample", type=int, default=200, help="video frames the accuracy is measured on")
     pl.add_argument("--model", action="append", required=True, help="[NAME=]module:attr, repeatable")
     pl.add_argument("--sizes", default="224,160,112", help="input sizes, comma list")
     pl.add_argument("--modes", default="full,reduced", help="decode modes: full, reduced")

@@ -1,7 +1,12 @@
-"""``smolplug plan``: candidate plans (model x input size x decode mode) for an image folder,
-each with its accuracy on a labelled validation sample and its stages measured on this machine
+"""``smolplug plan``: candidate plans (model x input size x decode mode) for an image folder or
+a video, each with its accuracy on a validation sample and its stages measured on this machine
 (through the calibration profile), the Pareto frontier, the fastest plan at the accuracy target,
-and the plan NoScope's DNN-only cost model would choose."""
+and the plan NoScope's DNN-only cost model would choose.
+
+For a folder every JPEG is the sample (labels from file names when every name carries one). For
+a video the plan is a scan of every frame: the decode stage is measured on consecutive frames,
+accuracy on ``sample`` evenly spaced frames, as agreement with the first model at the largest
+size on full-resolution decoding (videos carry no labels)."""
 
 from __future__ import annotations
 
@@ -32,18 +37,65 @@ def filename_labels(files: Sequence[Path]) -> np.ndarray | None:
     return np.asarray(out)
 
 
-def predict(model: Any, files: Sequence[Path], spec: FrameSpec, mode: str) -> np.ndarray:
-    """Top-1 class of every file with ``model`` on inputs decoded as ``spec`` / ``mode``."""
-    from .api import make_executor
-    from .jpeg import decode_jpeg_batch
+@dataclass(frozen=True)
+class Sample:
+    """What plans are measured on: JPEG files, or frames of one video."""
 
-    batch = decode_jpeg_batch(
-        [f.read_bytes() for f in files], spec, scale_headroom=float("inf") if mode == "full" else 1.0
-    )
+    source: Path  #: the folder or the video
+    files: tuple[Path, ...] = ()
+    frames: tuple[int, ...] = ()
+
+    @property
+    def is_video(self) -> bool:
+        return not self.files
+
+    def __len__(self) -> int:
+        return len(self.files) or len(self.frames)
+
+
+def sample_of(source: Path, sample: int = 200) -> Sample:
+    """Every JPEG of a folder, or ``sample`` evenly spaced frames of a video."""
+    from .readers import VIDEO_SUFFIXES
+
+    source = Path(source)
+    if source.is_dir():
+        files = tuple(sorted(source.glob("*.jpg")))
+        if not files:
+            raise FileNotFoundError(f"no .jpg files in {source}")
+        return Sample(source, files=files)
+    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+        from .video import load_index
+
+        n = load_index(source).n_frames
+        frames = np.unique(np.linspace(0, n - 1, min(sample, n)).round().astype(int))
+        return Sample(source, frames=tuple(int(f) for f in frames))
+    raise FileNotFoundError(f"{source} is neither a folder of JPEGs nor a video file")
+
+
+def read_inputs(sample: Sample, spec: FrameSpec, mode: str) -> np.ndarray:
+    """The sample decoded as ``spec``: ``mode`` "full" decodes at full resolution first,
+    "reduced" as cheaply as the spec allows (DCT scaling, renditions, decoder low-res)."""
+    from .api import open_frames
+    from .readers import FrameRequest
+
+    headroom = float("inf") if mode == "full" else 1.0
+    if not sample.is_video:
+        from .jpeg import decode_jpeg_batch
+
+        return decode_jpeg_batch([f.read_bytes() for f in sample.files], spec, scale_headroom=headroom).data
+    req = FrameRequest(spec, batch_size=32, frames=sample.frames, scale_headroom=headroom)
+    with open_frames(str(sample.source), req) as reader:  # raises on any frame not delivered
+        return np.concatenate([b.data[: len(b)].copy() for b in reader])
+
+
+def predict(model: Any, sample: Sample, spec: FrameSpec, mode: str) -> np.ndarray:
+    """Top-1 class of every sample item with ``model`` on inputs decoded as ``spec`` / ``mode``."""
+    from .api import make_executor
     from .executors import is_torch_module
 
+    x = read_inputs(sample, spec, mode)
     with make_executor(model, "cpu", backend="torch" if is_torch_module(model) else "auto") as ex:
-        return np.asarray(ex.run(batch.data)).argmax(axis=1)
+        return np.asarray(ex.run(x)).argmax(axis=1)
 
 
 @dataclass
@@ -56,7 +108,7 @@ class PlanReport:
 
 
 def build_plans(
-    folder: Path,
+    source: Path,
     models: Sequence[tuple[str, Any]],
     sizes: Sequence[int],
     modes: Sequence[str],
@@ -65,19 +117,19 @@ def build_plans(
     cores: int,
     labels: np.ndarray | None = None,
     seconds: float = 0.5,
+    sample: int = 200,
     progress: Callable[[str], None] | None = None,
 ) -> list[Plan]:
-    files = sorted(folder.glob("*.jpg"))
-    if not files:
-        raise FileNotFoundError(f"no .jpg files in {folder}")
-    if labels is None:
-        labels = filename_labels(files)
+    """One plan per (model, size, mode) for ``source`` (a JPEG folder or a video)."""
+    items = sample_of(source, sample)
+    if labels is None and not items.is_video:
+        labels = filename_labels(items.files)
     ref = None
     if labels is None:  # no labels: agreement with the first model at the largest size, full decode
         name, model = models[0]
         s = max(sizes)
         ref = predict(
-            model, files, FrameSpec.imagenet(s, round(s * 256 / 224), **input_fields(model)), "full"
+            model, items, FrameSpec.imagenet(s, round(s * 256 / 224), **input_fields(model)), "full"
         )
         labels = ref
     plans = []
@@ -96,7 +148,7 @@ def build_plans(
                     lambda m=model, s=s, t=t: measure_dnn(m, s, s, batch_size=32, threads=t, seconds=seconds),
                 )
             for mode in modes:
-                dec = decode_entry(folder, mode, s, s)
+                dec = decode_entry(source, mode, s, s)
                 for t in threads:
                     if progress:
                         progress(f"{dec} @{t}T")
@@ -104,12 +156,12 @@ def build_plans(
                         dec,
                         t,
                         lambda s=s, t=t, mode=mode, spec=spec: measure_preprocessing(
-                            folder, s, s, mode=mode, threads=t, seconds=seconds, spec=spec
+                            source, s, s, mode=mode, threads=t, seconds=seconds, spec=spec
                         ),
                     )
                 if progress:
                     progress(f"accuracy {name}@{s} {mode}")
-                acc = float((predict(model, files, spec, mode) == labels).mean())
+                acc = float((predict(model, items, spec, mode) == labels).mean())
                 plans.append(
                     Plan(
                         f"{name}@{s}-{mode}",

@@ -76,3 +76,33 @@ def test_plan_command_prints_frontier_writes_png_and_refuses_unreachable_targets
     assert main([*base, "--seconds", "0.02", "--target", "1.5"]) == 1
     assert "no plan reaches accuracy 1.5" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "nope"), "--model", "x:y"]) == 2
+
+
+def test_plans_for_a_video_scan_every_frame_and_score_agreement_on_a_sample(tmp_path, monkeypatch, capsys):
+    from .clips import make_clip
+
+    video = make_clip(tmp_path / "clip.mp4", n=48, w=320, h=192)
+    profile = Profile.load(tmp_path)
+    plans = build_plans(
+        video,
+        [("bright", brightness_model())],
+        [64, 32],
+        ["full", "reduced"],
+        profile,
+        cores=2,
+        seconds=0.02,
+        sample=12,
+    )
+    by = {p.name: p for p in plans}
+    assert set(by) == {"bright@64-full", "bright@64-reduced", "bright@32-full", "bright@32-reduced"}
+    assert by["bright@64-full"].accuracy == 1.0  # the reference agrees with itself
+    assert all(0 <= p.accuracy <= 1 and p.params["labels"] == "reference" for p in plans)
+    assert all(p.stages[0].rate(1) > 0 and p.stages[1].rate(2) > 0 for p in plans)
+    assert any(k.startswith("decode|clip.mp4|reduced|32x32") for k in profile.entries)
+
+    monkeypatch.setenv("SMOLPLUG_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["plan", str(video), "--model", "tests.test_planning:brightness_model", "--sizes", "32"]
+    assert main([*args, "--seconds", "0.02", "--sample", "8", "--target", "0.5"]) == 0
+    assert "clip.mp4: plans at accuracy >= 0.5" in capsys.readouterr().out
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["plan", str(tmp_path / "notes.txt"), "--model", "x:y"]) == 2
