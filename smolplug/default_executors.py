@@ -111,5 +111,6 @@ def smolplug_make_executor(model: Any, device: str, options: dict[str, Any]) -> 
             dtype=options.get("dtype", "float16"),
             channels_last=options.get("channels_last", True),
             compile=options.get("compile", False),
+            max_inflight=options.get("max_inflight", 2),
         )
     return None

@@ -13,15 +13,40 @@ import numpy as np
 from .errors import PluginError
 
 
+class Pending:
+    """A submitted batch's output, available from :meth:`result`."""
+
+    def __init__(self, output: Any = None):
+        self._output = output
+
+    def result(self) -> Any:
+        return self._output
+
+
 class Executor(abc.ABC):
-    """Runs a model on numpy batches laid out as the request's FrameSpec says."""
+    """Runs a model on numpy batches laid out as the request's FrameSpec says.
+
+    Synchronous by default (:meth:`run`). An executor on an accelerator also implements
+    :meth:`submit`: it starts the host-to-device copy and the inference and returns at once, so
+    the caller can submit the next batch while this one runs; up to :attr:`max_inflight`
+    batches may be outstanding, and a submitted batch's host buffer must stay untouched until
+    its :meth:`Pending.result` returns. :attr:`host_allocator` (None: ordinary memory) is the
+    allocator the frame reader should fill its batch buffers with (page-locked memory, so the
+    copies are asynchronous DMA and need no staging copy).
+    """
 
     name: str = "executor"
     device: str = "cpu"
+    max_inflight: int = 1
+    host_allocator: Callable[[tuple[int, ...], np.dtype], np.ndarray] | None = None
 
     @abc.abstractmethod
     def run(self, batch: np.ndarray) -> Any:
         """Run the model on one batch and return its output (numpy where possible)."""
+
+    def submit(self, batch: np.ndarray) -> Pending:
+        """Start the model on one batch; the output comes from the returned :class:`Pending`."""
+        return Pending(self.run(batch))
 
     def close(self) -> None:  # noqa: B027 - optional override
         """Release device resources."""
@@ -162,9 +187,42 @@ class ONNXRuntimeExecutor(Executor):
         return s.run(None, {s.get_inputs()[0].name: x})[0]
 
 
+def pinned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised numpy array in page-locked (pinned) host memory, which CUDA copies to
+    the device asynchronously. The array keeps its torch storage alive. Needs a CUDA device."""
+    import torch
+
+    t = torch.empty(tuple(shape), dtype=_TORCH_DTYPES[np.dtype(dtype).name](torch), pin_memory=True)
+    return t.numpy()
+
+
+_TORCH_DTYPES: dict[str, Callable[[Any], Any]] = {
+    "uint8": lambda t: t.uint8,
+    "float16": lambda t: t.float16,
+    "float32": lambda t: t.float32,
+}
+
+
+class _CUDAPending(Pending):
+    def __init__(self, done: Any, host_out: Any, keep: tuple[Any, ...]):
+        super().__init__()
+        self._done, self._host_out, self._keep = done, host_out, keep
+
+    def result(self) -> Any:
+        if self._host_out is not None:
+            self._done.synchronize()  # the output's device-to-host copy has landed
+            self._output = self._host_out.numpy()
+            self._host_out, self._keep = None, ()
+        return self._output
+
+
 class TorchCUDAExecutor(Executor):
-    """A torch module on a CUDA device: fp16 or bf16 weights, channels_last, inputs copied from
-    (pinned) host memory on a side stream, optional ``torch.compile``.
+    """A torch module on a CUDA device: fp16 or bf16 weights, channels_last, optional
+    ``torch.compile``; batches copied host-to-device on a copy stream while the previous batch
+    computes on the compute stream (``max_inflight`` batches outstanding), outputs copied back
+    into pinned buffers. Batches in pinned memory (``host_allocator``, which the pipelined
+    runner hands to the reader) are copied by DMA straight from the reader's ring; others go
+    through a pinned staging buffer first.
 
     Verified only where a CUDA device exists; without one it raises :class:`BackendUnavailable`.
     """
@@ -178,6 +236,7 @@ class TorchCUDAExecutor(Executor):
         dtype: str = "float16",
         channels_last: bool = True,
         compile: bool = False,
+        max_inflight: int = 2,
     ):
         import torch
 
@@ -186,6 +245,8 @@ class TorchCUDAExecutor(Executor):
                 "no CUDA device: torch CUDA needs an NVIDIA GPU and a CUDA build of torch "
                 "(pip install torch --index-url https://download.pytorch.org/whl/cu128)"
             )
+        if max_inflight < 1:
+            raise ValueError(f"max_inflight must be >= 1, got {max_inflight}")
         self.torch = torch
         self.device = torch.device(device)
         self.dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
@@ -193,24 +254,54 @@ class TorchCUDAExecutor(Executor):
         self.model = model.eval().to(self.device, dtype=self.dtype, memory_format=fmt)
         if compile:
             self.model = torch.compile(self.model, mode="max-autotune-no-cudagraphs")
-        self.stream = torch.cuda.Stream(self.device)
+        self.copy_stream = torch.cuda.Stream(self.device)
+        self.compute_stream = torch.cuda.Stream(self.device)
+        self.max_inflight = max_inflight
+        self.host_allocator = pinned_empty
         self._fmt = fmt
-        self._pinned: Any = None
+        # staging buffers for unpinned batches: one per batch that may be in flight
+        self._staging: list[Any] = []
+        self._next = 0
+        self.staged_bytes = 0  #: bytes that needed a staging copy (0 when the reader is pinned)
 
-    def run(self, batch: np.ndarray) -> Any:
+    def _pinned_source(self, batch: np.ndarray) -> Any:
         torch = self.torch
         src = torch.from_numpy(batch)
-        if not src.is_pinned():
-            if self._pinned is None or self._pinned.shape != src.shape or self._pinned.dtype != src.dtype:
-                self._pinned = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
-            self._pinned.copy_(src)
-            src = self._pinned
-        with torch.cuda.stream(self.stream):
-            x = src.to(self.device, non_blocking=True).to(self.dtype).contiguous(memory_format=self._fmt)
+        if src.is_pinned():
+            return src
+        k = self._next % self.max_inflight
+        self._next += 1
+        while len(self._staging) <= k:
+            self._staging.append(None)
+        buf = self._staging[k]
+        if buf is None or buf.shape != src.shape or buf.dtype != src.dtype:
+            buf = self._staging[k] = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
+        buf.copy_(src)
+        self.staged_bytes += batch.nbytes
+        return buf
+
+    def submit(self, batch: np.ndarray) -> Pending:
+        torch = self.torch
+        src = self._pinned_source(batch)
+        with torch.cuda.stream(self.copy_stream):
+            x = src.to(self.device, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record(self.copy_stream)
+        with torch.cuda.stream(self.compute_stream):
+            self.compute_stream.wait_event(copied)
+            x.record_stream(self.compute_stream)  # allocated on the copy stream, used here
+            x = x.to(self.dtype).contiguous(memory_format=self._fmt)
             with torch.inference_mode():
-                out = self.model(x)
-        torch.cuda.current_stream(self.device).wait_stream(self.stream)
-        return out.float().cpu().numpy()
+                out = self.model(x).float()
+            host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+            host.copy_(out, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(self.compute_stream)
+        # keep the host source (reader ring slot or staging buffer) referenced until done
+        return _CUDAPending(done, host, (src, out))
+
+    def run(self, batch: np.ndarray) -> Any:
+        return self.submit(batch).result()
 
 
 class AutoExecutor(Executor):
@@ -254,6 +345,11 @@ class AutoExecutor(Executor):
         self.chosen = best[1]
         self.name = f"auto:{self.chosen.name}"
         return best[2]
+
+    def submit(self, batch: np.ndarray) -> Pending:
+        if self.chosen is not None:
+            return self.chosen.submit(batch)
+        return Pending(self.run(batch))
 
     def close(self) -> None:
         if self.chosen is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +67,9 @@ class FrameRequest:
     :param strict: libjpeg warnings are errors (see :func:`smolplug.decode_jpeg`).
     :param max_pixels: per-image decompression-bomb guard.
     :param scale_headroom: DCT-scaling headroom (see :func:`smolplug.decode_jpeg`).
+    :param allocator: ``f(shape, dtype) -> C-contiguous ndarray`` for the ring's batch buffers
+        (default ``np.empty``); e.g. page-locked memory an accelerator copies from
+        asynchronously (:attr:`smolplug.executors.Executor.host_allocator`).
     """
 
     spec: FrameSpec
@@ -78,6 +81,9 @@ class FrameRequest:
     strict: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     scale_headroom: float = 1.0
+    allocator: Callable[[tuple[int, ...], np.dtype], np.ndarray] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.spec, FrameSpec):
@@ -94,6 +100,25 @@ class FrameRequest:
             except (TypeError, ValueError):
                 raise SpecError("frames must be a sequence of integer indices") from None
             object.__setattr__(self, "frames", frames)
+        if self.allocator is not None and not callable(self.allocator):
+            raise SpecError(f"allocator must be callable, got {type(self.allocator).__name__}")
+
+    def allocate(self, n: int) -> np.ndarray:
+        """One batch buffer for ``n`` frames, from ``allocator`` when one is given (checked)."""
+        if self.allocator is None:
+            return self.spec.allocate(n)
+        shape, dtype = self.spec.batch_shape(n), self.spec.numpy_dtype
+        buf = self.allocator(shape, dtype)
+        if (
+            not isinstance(buf, np.ndarray)
+            or buf.shape != shape
+            or buf.dtype != dtype
+            or not buf.flags.c_contiguous
+            or not buf.flags.writeable
+        ):
+            got = f"{type(buf).__name__} {getattr(buf, 'shape', '')} {getattr(buf, 'dtype', '')}"
+            raise SpecError(f"allocator must return a writable C-contiguous {dtype} array {shape}, got {got}")
+        return buf
 
 
 @dataclass
@@ -196,7 +221,7 @@ class JpegFileReader(FrameReader):
         self.indices = np.asarray(frames, dtype=np.int64)
         self.stats = ReaderStats(frames_requested=len(self.indices))
         size = min(request.batch_size, max(len(self.indices), 1))
-        self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        self._ring = [request.allocate(size) for _ in range(request.ring_size)]
         self._io: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="smolplug-read")
 
     def __len__(self) -> int:

@@ -138,3 +138,36 @@ def test_torch_cuda_agrees_with_cpu(efficientnet, imagenet_batch):
     ex = smolplug.make_executor(efficientnet, "cuda", backend="torch", dtype="float16")
     out = ex.run(x)
     np.testing.assert_array_equal(out.argmax(1), ref.argmax(1))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_torch_cuda_overlaps_submitted_batches_and_copies_pinned_rings_without_staging(
+    efficientnet, imagenet_batch
+):
+    from smolplug.executors import pinned_empty
+
+    x, _ = imagenet_batch
+    ref = TorchCPUExecutor(efficientnet).run(x).argmax(1)
+    ex = smolplug.make_executor(efficientnet, "cuda", backend="torch", dtype="float16")
+    assert ex.max_inflight >= 2 and ex.host_allocator is pinned_empty
+    ring = [pinned_empty(x.shape, x.dtype) for _ in range(3)]
+    for buf in ring:
+        buf[:] = x
+    jobs = [ex.submit(buf) for buf in ring]  # all outstanding at once
+    assert all(np.array_equal(j.result().argmax(1), ref) for j in jobs)
+    assert ex.staged_bytes == 0  # pinned ring slots go to the device by DMA, no staging copy
+    ex.run(np.ascontiguousarray(x))
+    assert ex.staged_bytes == x.nbytes
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_runner_open_feeds_cuda_from_a_pinned_ring(efficientnet, imagenet_files):
+    from smolplug.readers import FrameRequest
+    from smolplug.runner import PipelinedRunner
+
+    spec = smolplug.FrameSpec.imagenet(224, 256)
+    ex = smolplug.make_executor(efficientnet, "cuda", backend="torch", dtype="float16")
+    with PipelinedRunner.open(imagenet_files, FrameRequest(spec, batch_size=8), ex) as runner:
+        assert runner.reader.request.ring_size >= 2 + ex.max_inflight + 1
+        out = np.concatenate([r.output for r in runner])
+    assert len(out) == len(imagenet_files) and ex.staged_bytes == 0

@@ -10,7 +10,7 @@ import pytest
 
 import smolplug
 from smolplug.errors import SpecError
-from smolplug.executors import CallableExecutor
+from smolplug.executors import CallableExecutor, Executor, Pending
 from smolplug.readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
 from smolplug.runner import PipelinedRunner
 
@@ -135,3 +135,78 @@ def test_a_ring_too_shallow_for_the_queue_is_refused():
         PipelinedRunner(FakeReader(ring_size=2), CallableExecutor(lambda x: 0), queue_size=2)
     with pytest.raises(SpecError, match="queue_size"):
         PipelinedRunner(FakeReader(), CallableExecutor(lambda x: 0), queue_size=0)
+
+
+class LazyExecutor(Executor):
+    """Reads a submitted batch only when its result is asked for, as an accelerator's
+    asynchronous copy does: a ring buffer refilled too early would show up as wrong values."""
+
+    def __init__(self, max_inflight: int, slow: float = 0.0):
+        self.max_inflight = max_inflight
+        self.slow = slow
+        self.outstanding = 0
+        self.most = 0
+
+    def run(self, batch):
+        return batch[:, 0, 0, 0].astype(int)
+
+    def submit(self, batch):
+        self.outstanding += 1
+        self.most = max(self.most, self.outstanding)
+        ex = self
+
+        class Later(Pending):
+            def result(self):
+                time.sleep(ex.slow)  # the reader keeps filling the ring meanwhile
+                ex.outstanding -= 1
+                return ex.run(batch)
+
+        return Later()
+
+
+@pytest.mark.parametrize("inflight", [1, 2, 3])
+def test_inflight_batches_overlap_and_their_buffers_are_never_refilled_early(inflight):
+    ex = LazyExecutor(inflight, slow=0.002)
+    r = FakeReader(n=30, ring_size=2 + inflight + 1)  # exactly queue_size + inflight + 1
+    runner = PipelinedRunner(r, ex, queue_size=2)
+    assert runner.inflight == inflight
+    results = runner.run()
+    idx = np.concatenate([res.indices for res in results])
+    np.testing.assert_array_equal(idx, np.arange(120))
+    np.testing.assert_array_equal(np.concatenate([res.output for res in results]), idx % 251)
+    assert ex.most == inflight and ex.outstanding == 0
+    with pytest.raises(SpecError, match=r"queue_size \+ inflight \+ 1"):
+        PipelinedRunner(FakeReader(ring_size=2 + inflight), ex, queue_size=2)
+
+
+def test_open_sizes_the_ring_and_fills_it_with_the_executors_host_memory(tmp_path):
+    for i in range(7):
+        (tmp_path / f"{i}.jpg").write_bytes(encode(synthetic_rgb(96, 64, seed=i)))
+    spec = smolplug.FrameSpec(16, 16)
+    allocated = []
+
+    def allocator(shape, dtype):
+        buf = np.zeros(shape, dtype)
+        allocated.append(buf)
+        return buf
+
+    ex = LazyExecutor(2)
+    ex.run = lambda x: x.mean(axis=(1, 2, 3))
+    ex.host_allocator = allocator
+    with PipelinedRunner.open(tmp_path, FrameRequest(spec, batch_size=2), ex, queue_size=2) as runner:
+        assert runner.reader.request.ring_size == 5 and len(allocated) == 5
+        means = np.concatenate([r.output for r in runner])
+    direct = [smolplug.decode_jpeg((tmp_path / f"{i}.jpg").read_bytes(), spec).mean() for i in range(7)]
+    np.testing.assert_allclose(means, direct, rtol=1e-6)
+    assert runner.reader._io is None  # closed with the runner
+
+
+def test_a_request_allocator_must_return_a_fitting_buffer(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(encode(synthetic_rgb(32, 32)))
+    spec = smolplug.FrameSpec(8, 8)
+    with pytest.raises(SpecError, match="callable"):
+        FrameRequest(spec, allocator=42)
+    bad = FrameRequest(spec, allocator=lambda shape, dtype: np.zeros(shape, np.float64))
+    with pytest.raises(SpecError, match="allocator must return"):
+        smolplug.open_frames(tmp_path, bad)
+    assert FrameRequest(spec, allocator=np.empty) == FrameRequest(spec)  # not part of the request's identity

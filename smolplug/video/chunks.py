@@ -58,7 +58,7 @@ class ChunkedVideoReader(FrameReader):
         self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
         self.seeks = 0
         size = min(request.batch_size, max(len(self), 1))
-        self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        self._ring = [request.allocate(size) for _ in range(request.ring_size)]
         self._cache = cache
 
     def __len__(self) -> int:

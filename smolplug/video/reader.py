@@ -51,7 +51,7 @@ class VideoReader(FrameReader):
         self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
         self.seeks = 0
         size = min(request.batch_size, max(len(self.wanted) + len(self.invalid), 1))
-        self._ring = [request.spec.allocate(size) for _ in range(request.ring_size)]
+        self._ring = [request.allocate(size) for _ in range(request.ring_size)]
         # Decode at the lowest resolution that covers the request: a low-res rendition (same
         # frames and keyframes, see renditions.py) or, for MJPEG, FFmpeg's DCT-domain `lowres`.
         spec, self.read_path, self.lowres, self.rendition = request.spec, self.path, 0, None
