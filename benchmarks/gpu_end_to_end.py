@@ -194,7 +194,7 @@ def main(argv=None) -> int:
         with PipelinedRunner.open(paths, req, ex, queue_size=2) as runner:
             n = sum(len(r.indices) for r in runner)
         e2e_sp = n / (time.perf_counter() - t)
-        stages[name] = (runner.times, getattr(ex, "staged_bytes", 0))
+        stages[name] = (runner.times, getattr(ex, "staged_bytes", 0), getattr(ex, "device_seconds", None))
         table.add_row(
             name,
             f"{dnn:,.0f}",
@@ -205,11 +205,12 @@ def main(argv=None) -> int:
             f"[bold]{e2e_sp / e2e_dl:.2f}x[/bold]",
         )
     console.print(table)
-    for name, (tm, staged) in stages.items():
+    for name, (tm, staged, dev_s) in stages.items():
         console.print(
             f"smolplug {name}: decode {tm.decode:.2f} s, reader blocked {tm.queue_full:.2f} s, "
             f"executor idle {tm.queue_empty:.2f} s, executor {tm.infer:.2f} s, wall {tm.wall:.2f} s; "
             f"staging copies {staged / 1e9:.2f} GB (0 when the ring is pinned)"
+            + (f"; GPU: copies {dev_s['h2d']:.2f} s, compute {dev_s['compute']:.2f} s" if dev_s else "")
         )
     return 0
 

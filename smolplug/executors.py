@@ -204,14 +204,18 @@ _TORCH_DTYPES: dict[str, Callable[[Any], Any]] = {
 
 
 class _CUDAPending(Pending):
-    def __init__(self, done: Any, host_out: Any, keep: tuple[Any, ...]):
+    def __init__(self, owner: TorchCUDAExecutor, events: tuple[Any, Any, Any], host_out: Any, keep: tuple):
         super().__init__()
-        self._done, self._host_out, self._keep = done, host_out, keep
+        self._owner, self._events, self._host_out, self._keep = owner, events, host_out, keep
 
     def result(self) -> Any:
         if self._host_out is not None:
-            self._done.synchronize()  # the output's device-to-host copy has landed
+            start, copied, done = self._events
+            done.synchronize()  # the output's device-to-host copy has landed
             self._output = self._host_out.numpy()
+            t = self._owner.device_seconds
+            t["h2d"] += start.elapsed_time(copied) / 1e3  # includes waiting for the copy engine
+            t["compute"] += copied.elapsed_time(done) / 1e3  # from input ready to output on host
             self._host_out, self._keep = None, ()
         return self._output
 
@@ -263,6 +267,8 @@ class TorchCUDAExecutor(Executor):
         self._staging: list[Any] = []
         self._next = 0
         self.staged_bytes = 0  #: bytes that needed a staging copy (0 when the reader is pinned)
+        #: GPU-side seconds (CUDA events): host-to-device copies, and compute + copy back
+        self.device_seconds = {"h2d": 0.0, "compute": 0.0}
 
     def _pinned_source(self, batch: np.ndarray) -> Any:
         torch = self.torch
@@ -283,9 +289,10 @@ class TorchCUDAExecutor(Executor):
     def submit(self, batch: np.ndarray) -> Pending:
         torch = self.torch
         src = self._pinned_source(batch)
+        start, copied, done = (torch.cuda.Event(enable_timing=True) for _ in range(3))
         with torch.cuda.stream(self.copy_stream):
+            start.record(self.copy_stream)
             x = src.to(self.device, non_blocking=True)
-        copied = torch.cuda.Event()
         copied.record(self.copy_stream)
         with torch.cuda.stream(self.compute_stream):
             self.compute_stream.wait_event(copied)
@@ -295,10 +302,9 @@ class TorchCUDAExecutor(Executor):
                 out = self.model(x).float()
             host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
             host.copy_(out, non_blocking=True)
-            done = torch.cuda.Event()
             done.record(self.compute_stream)
         # keep the host source (reader ring slot or staging buffer) referenced until done
-        return _CUDAPending(done, host, (src, out))
+        return _CUDAPending(self, (start, copied, done), host, (src, out))
 
     def run(self, batch: np.ndarray) -> Any:
         return self.submit(batch).result()

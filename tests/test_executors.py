@@ -171,3 +171,62 @@ def test_runner_open_feeds_cuda_from_a_pinned_ring(efficientnet, imagenet_files)
         assert runner.reader.request.ring_size >= 2 + ex.max_inflight + 1
         out = np.concatenate([r.output for r in runner])
     assert len(out) == len(imagenet_files) and ex.staged_bytes == 0
+
+
+class _FakeEvent:
+    def __init__(self, enable_timing=False):
+        self.recorded = False
+
+    def record(self, stream=None):
+        self.recorded = True
+
+    def synchronize(self):
+        assert self.recorded
+
+    def elapsed_time(self, other):
+        assert self.recorded and other.recorded
+        return 1.0  # ms
+
+
+class _FakeStream:
+    def __init__(self, device=None):
+        self.waited = []
+
+    def wait_event(self, event):
+        assert event.recorded
+        self.waited.append(event)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """torch's CUDA API replaced by CPU stand-ins, so the CUDA executor's bookkeeping (staging
+    slots, in-flight results, event timings) runs here; the real thing runs only on a GPU."""
+    import contextlib
+
+    real_empty = torch.empty
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "Stream", _FakeStream)
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch, "empty", lambda *a, pin_memory=False, **k: real_empty(*a, **k))
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, s: None)
+
+
+def test_cuda_executor_bookkeeping_with_cpu_stand_ins(fake_cuda):
+    from smolplug.executors import TorchCUDAExecutor
+
+    model = tiny()
+    x = np.random.default_rng(0).normal(size=(4, 3, 16, 16)).astype(np.float32)
+    ref = TorchCPUExecutor(tiny()).run(x)
+    ex = TorchCUDAExecutor(model, device="cpu", dtype="float32", max_inflight=2)
+    jobs = [ex.submit(x + i) for i in range(2)]  # both outstanding, each in its own staging slot
+    assert len(ex._staging) == 2 and ex._staging[0] is not ex._staging[1]
+    np.testing.assert_allclose(jobs[0].result(), ref, atol=1e-5)
+    np.testing.assert_allclose(jobs[1].result(), TorchCPUExecutor(tiny()).run(x + 1), atol=1e-5)
+    assert jobs[0].result() is jobs[0].result()  # completed once
+    np.testing.assert_allclose(ex.run(x), ref, atol=1e-5)  # a third batch reuses slot 0
+    assert len(ex._staging) == 2 and ex.staged_bytes == 3 * x.nbytes
+    assert ex.device_seconds == {"h2d": 0.003, "compute": 0.003}
+    assert len(ex.compute_stream.waited) == 3  # each batch's compute waited for its copy
+    with pytest.raises(ValueError, match="max_inflight"):
+        TorchCUDAExecutor(model, device="cpu", max_inflight=0)
