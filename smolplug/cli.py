@@ -240,8 +240,13 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
             return 2
         model = loaded[0][1]
         from .api import make_executor
+        from .errors import PluginError
 
-        executor = make_executor(model, "cpu", threads=args.dnn_threads)
+        try:
+            executor = make_executor(model, args.device, threads=args.dnn_threads)
+        except PluginError as e:  # e.g. --device cuda without a GPU
+            console.print(f"[red]{e}[/red]")
+            return 2
     spec = FrameSpec.imagenet(args.size, round(args.size * 256 / 224))
     with console.status("profiling: plugin off"):
         off = sp.profile_off(source, spec, args.frames, executor, args.batch)
@@ -394,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="smolplug decoding threads (default: the cores the model does not use)"
     )
     pr.add_argument("--dnn-threads", type=int, default=1)
+    pr.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, auto")
     pr.add_argument("--png", help="write the stacked-bar chart here")
     pr.set_defaults(func=cmd_profile)
     pl = sub.add_parser("plan", help="candidate plans, their Pareto frontier and the fastest at a target")

@@ -22,7 +22,7 @@ from .readers import VIDEO_SUFFIXES, FrameRequest
 from .spec import FrameSpec
 
 OFF_STAGES = ("read", "decode", "resize", "normalize", "infer")
-ON_STAGES = ("decode+preprocess", "infer", "executor idle")
+ON_STAGES = ("decode+preprocess", "infer", "executor idle", "GPU copy", "GPU compute")
 
 
 @dataclass
@@ -120,8 +120,8 @@ def profile_off(source: Path, spec: FrameSpec, n: int, executor: Any, batch_size
 def profile_on(
     source: Path, spec: FrameSpec, n: int, executor: Any, batch_size: int, threads: int | None
 ) -> Breakdown:
-    """smolplug's reader through the pipelined runner."""
-    from .api import open_frames
+    """smolplug's reader through the pipelined runner (a ring in the executor's host memory,
+    its in-flight batches overlapped; GPU copy/compute seconds from a CUDA executor's events)."""
     from .executors import CallableExecutor
     from .runner import PipelinedRunner
 
@@ -133,14 +133,18 @@ def profile_on(
         src, frames = str(source), range(n) if source.suffix.lower() in VIDEO_SUFFIXES else None
     req = FrameRequest(spec, batch_size=batch_size, frames=frames, threads=threads, ring_size=4)
     ex = executor if executor is not None else CallableExecutor(lambda x: None)
+    dev0 = dict(getattr(ex, "device_seconds", {}))
     start = time.perf_counter()
-    with open_frames(src, req) as reader:
-        runner = PipelinedRunner(reader, ex, queue_size=2)
+    with PipelinedRunner.open(src, req, ex, queue_size=2) as runner:
         count = sum(len(r.indices) for r in runner)
     wall = time.perf_counter() - start
     tm = runner.times
     stages = {"decode+preprocess": tm.decode, "infer": tm.infer if executor is not None else 0.0}
     stages["executor idle"] = tm.queue_empty
+    dev = getattr(ex, "device_seconds", None)
+    if dev:  # measured on the GPU: they overlap the host-side stages above
+        stages["GPU copy"] = dev["h2d"] - dev0.get("h2d", 0.0)
+        stages["GPU compute"] = dev["compute"] - dev0.get("compute", 0.0)
     return Breakdown("plugin on", count, wall, stages)
 
 

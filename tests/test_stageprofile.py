@@ -45,3 +45,14 @@ def test_both_paths_see_the_same_frames(jpeg_dir):
     on = profile_on(jpeg_dir, spec, 7, None, 4, 1)
     assert off.frames == on.frames == 7
     assert np.isfinite(off.wall) and off.stages["decode"] > 0 and on.stages["decode+preprocess"] > 0
+
+
+def test_profile_on_a_missing_gpu_says_what_to_install(jpeg_dir, capsys):
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    argv = ["profile", str(jpeg_dir), "--frames", "4", "--size", "32", "--model", "tests.test_executors:tiny"]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().out
