@@ -14,7 +14,7 @@ from ..api import open_frames
 from ..errors import MissingFrameError, Status
 from ..executors import CallableExecutor
 from ..readers import FrameRequest
-from ..runner import PipelinedRunner, StageTimes
+from ..runner import PipelinedRunner, StageTimes, ring_size_for
 from ..selection import FrameSelection
 from ..spec import FrameSpec
 
@@ -22,6 +22,33 @@ from ..spec import FrameSpec
 def reader_options(options: dict[str, Any]) -> dict[str, Any]:
     """The adapter options :func:`load_frames` understands (``threads``, ``scale_headroom``)."""
     return {k: options[k] for k in ("threads", "scale_headroom", "batch_size") if k in options}
+
+
+def _request(
+    spec: FrameSpec,
+    frames: np.ndarray,
+    batch_size: int,
+    threads: int | None,
+    scale_headroom: float,
+    **more: Any,
+) -> FrameRequest:
+    """Sorted distinct ``frames``, failures reported per frame (the caller names them)."""
+    return FrameRequest(
+        spec,
+        batch_size=max(1, min(batch_size, len(frames))),
+        frames=FrameSelection.indices(frames.tolist()),
+        on_error="skip",
+        threads=threads,
+        scale_headroom=scale_headroom,
+        **more,
+    )
+
+
+def _missing(source: Any, missing: list[int], failed: list[str]) -> MissingFrameError:
+    return MissingFrameError(
+        f"{source}: {len(missing)} requested frame(s) not delivered: "
+        + "; ".join(failed or map(str, missing))
+    )
 
 
 @dataclass
@@ -57,14 +84,7 @@ def load_frames(
     ts = np.zeros(len(uniq), np.float64)
     got = np.zeros(len(uniq), bool)
     failed: list[str] = []
-    req = FrameRequest(
-        spec,
-        batch_size=max(1, min(batch_size, len(uniq))),
-        frames=FrameSelection.indices(uniq.tolist()),
-        on_error="skip",
-        threads=threads,
-        scale_headroom=scale_headroom,
-    )
+    req = _request(spec, uniq, batch_size, threads, scale_headroom)
     with open_frames(source, req, pm=pm) as reader:
         for batch in reader:
             n = len(batch)
@@ -83,10 +103,7 @@ def load_frames(
         stats = reader.stats
     if failed or not got.all():
         missing = uniq[~got].tolist()
-        raise MissingFrameError(
-            f"{source}: {len(missing)} requested frame(s) not delivered: "
-            + "; ".join(failed or map(str, missing))
-        )
+        raise _missing(source, missing, failed)
     in_order = len(want) == len(uniq) and bool(np.all(want == uniq))
     return Loaded(
         out if in_order else out[inverse],
@@ -132,15 +149,7 @@ def score_frames(
     want = np.asarray(indices, np.int64).reshape(-1)
     if len(want) and np.any(np.diff(want) <= 0):
         raise ValueError("score_frames needs ascending, distinct frame indices")
-    req = FrameRequest(
-        spec,
-        batch_size=max(1, min(batch_size, len(want))),
-        frames=FrameSelection.indices(want.tolist()),
-        on_error="skip",
-        threads=threads,
-        scale_headroom=scale_headroom,
-        ring_size=queue_size + 2,
-    )
+    req = _request(spec, want, batch_size, threads, scale_headroom, ring_size=ring_size_for(queue_size))
     parts: list[np.ndarray] = []
     got: list[np.ndarray] = []
     failed: list[str] = []
@@ -156,10 +165,7 @@ def score_frames(
     done = np.concatenate(got) if got else np.zeros(0, np.int64)
     if failed or len(done) != len(want):
         missing = np.setdiff1d(want, done).tolist()
-        raise MissingFrameError(
-            f"{source}: {len(missing)} requested frame(s) not delivered: "
-            + "; ".join(failed or map(str, missing))
-        )
+        raise _missing(source, missing, failed)
     return Scored(
         np.concatenate(parts) if parts else np.zeros(0, np.float32),
         done,
