@@ -128,7 +128,8 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
     def select_proxy(self: Any, candidates: list[Any]) -> Any:
         self._smolplug_choice = None
         cores = _cores()
-        threads = range(1, max(cores, 2))  # at least one core is left for the other stage
+        # 1, 2, 4, ... and cores - 1 (one core is left for the other stage); linear in between
+        threads = sorted({1 << k for k in range(cores.bit_length()) if 1 << k < cores} | {max(1, cores - 1)})
         decode = {
             size: {
                 t: measure_preprocessing(
