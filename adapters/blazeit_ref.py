@@ -12,16 +12,16 @@ Replaces three pieces of the engine:
   stages: decoding every frame at its input size (measured on the video's first 150 frames
   per core count, as ``smolplug calibrate`` does) and the proxy CNN (the engine's own inference
   call timed per core count) — and ``smolplug_select_plan``
-  picks the fastest plan reaching ``min_corr``, plans within ``tolerance`` of the fastest
-  counting as equally fast (the most accurate of them wins). A proxy whose inference hides
-  under decoding costs nothing extra, so a more accurate one is kept. When no plan reaches the
-  target the engine's own fallback (the most correlated proxy) stands.
+  picks the fastest plan reaching ``min_corr``: a larger input that decodes no slower, or a
+  proxy that hides under decoding, is no longer penalised by its multiply-accumulates (ties on
+  a shared bottleneck go to the plan doing less work). When no plan reaches the target the
+  engine's own fallback (the most correlated proxy) stands.
 * ``BlazeIt.score_all`` — "load every frame, then run the proxy" becomes one pipeline (decoding
   in a reader thread, the proxy in the caller's), with the cores split as the chosen plan's
   estimate says.
 
 Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads`` (decoding threads; default:
-the cost model's split), ``tolerance`` (0.05), ``select`` (True: replace ``select_proxy``),
+the cost model's split), ``select`` (True: replace ``select_proxy``),
 ``pipeline`` (True: replace ``score_all``).
 """
 
@@ -161,7 +161,7 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
                 stages = (Stage("decode+dnn", {1: 1 / (1 / d + 1 / dnn[1])}),)
             plans.append(Plan(c.name, c.corr, stages, {"width": c.width, "size": c.size}))
         try:
-            choice = select_plan(plans, self.min_corr, cores, tolerance=options.get("tolerance", 0.05))
+            choice = select_plan(plans, self.min_corr, cores)
         except PlanError:  # nothing reaches the target: the engine's own fallback
             return original(self, candidates)
         self._smolplug_choice = choice

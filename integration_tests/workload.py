@@ -156,6 +156,7 @@ def run_blazeit(
     }
     if choice is not None:
         proxy["predicted"] = {k: e.throughput for k, e in choice.estimates.items()}
+        proxy["work"] = {k: e.work for k, e in choice.estimates.items()}
     truth = float(labels.counts().mean())
     out = []
     if "aggregate" in which:

@@ -36,17 +36,9 @@ def select_plan(
     cores: int,
     model: str = "pipeline",
     *,
-    tolerance: float = 0.0,
     pm: pluggy.PluginManager | None = None,
 ) -> Any:
-    """The fastest candidate plan meeting ``target`` (raises PlanError when none does); plans
-    within ``tolerance`` of the fastest count as equally fast and the most accurate wins."""
+    """The fastest candidate plan meeting ``target`` (raises PlanError when none does)."""
     return first_result(
-        "smolplug_select_plan",
-        pm,
-        candidates=candidates,
-        target=target,
-        cores=cores,
-        model=model,
-        tolerance=tolerance,
+        "smolplug_select_plan", pm, candidates=candidates, target=target, cores=cores, model=model
     )

@@ -18,9 +18,7 @@ def smolplug_estimate_cost(stages: Sequence[Stage], cores: int, model: str) -> E
 
 
 @hookimpl(trylast=True)
-def smolplug_select_plan(
-    candidates: Sequence[Plan], target: float, cores: int, model: str, tolerance: float
-) -> Choice | None:
+def smolplug_select_plan(candidates: Sequence[Plan], target: float, cores: int, model: str) -> Choice | None:
     if model not in MODELS:
         return None
-    return select_plan(candidates, target, cores, model=model, tolerance=tolerance)
+    return select_plan(candidates, target, cores, model=model)

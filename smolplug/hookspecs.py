@@ -69,9 +69,7 @@ def smolplug_estimate_cost(stages: Sequence[Stage], cores: int, model: str) -> E
 
 
 @hookspec(firstresult=True)
-def smolplug_select_plan(
-    candidates: Sequence[Plan], target: float, cores: int, model: str, tolerance: float
-) -> Choice | None:
+def smolplug_select_plan(candidates: Sequence[Plan], target: float, cores: int, model: str) -> Choice | None:
     """Choose how to run a query: the fastest candidate plan that meets the accuracy target.
 
     :param candidates: :class:`~smolplug.costmodel.Plan` objects (proxy model x input size x
@@ -80,8 +78,6 @@ def smolplug_select_plan(
     :param target: the minimum accuracy.
     :param cores: CPU cores the pipeline may use.
     :param model: the cost model to rank plans by (see ``smolplug_estimate_cost``).
-    :param tolerance: plans predicted within this fraction of the fastest count as equally
-        fast; the most accurate of them is chosen.
     :return: a :class:`~smolplug.costmodel.Choice` (chosen plan, its estimate, the Pareto
         frontier), or None to defer; raises :class:`~smolplug.costmodel.PlanError` when no
         plan reaches the target.
