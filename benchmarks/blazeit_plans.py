@@ -50,18 +50,29 @@ def main(argv=None) -> int:
         choice = eng._smolplug_choice
         chosen = eng.proxy
         measured: dict[str, list[float]] = {c.name: [] for c in eng.candidates}
+        executor: dict[str, str] = {}
         for _ in range(args.repeats):
             for c in eng.candidates:
                 eng.proxy, eng.model = c, c.model
                 _, data, _ = eng.score_all()
                 measured[c.name].append(data.details["measured_fps"])
+                executor[c.name] = data.details["executor"]
     finally:
         set_plugin(False)
     med = {k: statistics.median(v) for k, v in measured.items()}
     ok = [c for c in eng.candidates if c.corr >= BLAZEIT_MIN_CORR]
     fastest = max(med[c.name] for c in ok)
     t = Table(title=f"{video.name}: pipelined proxy pass per candidate (median of {args.repeats})")
-    for col in ("proxy", "held-out r", "predicted fps", "bottleneck (split)", "measured fps", "error", ""):
+    for col in (
+        "proxy",
+        "held-out r",
+        "executor",
+        "predicted fps",
+        "bottleneck (split)",
+        "measured fps",
+        "error",
+        "",
+    ):
         t.add_column(col)
     worst = 0.0
     for c in eng.candidates:
@@ -72,6 +83,7 @@ def main(argv=None) -> int:
         t.add_row(
             c.name,
             f"{c.corr:.3f}",
+            executor[c.name],
             f"{e.throughput:,.0f}",
             f"{e.bottleneck} ({split})",
             f"{med[c.name]:,.0f}",

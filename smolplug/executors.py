@@ -71,7 +71,9 @@ class CallableExecutor(Executor):
 
 
 class TorchCPUExecutor(Executor):
-    """A ``torch.nn.Module`` in eval mode under ``inference_mode``; batches shared zero-copy."""
+    """A ``torch.nn.Module`` in eval mode under ``inference_mode``; batches shared zero-copy.
+    ``threads``: torch's intra-op threads during each run (restored after: torch's setting is
+    process-wide, and the host's own inference must not inherit it)."""
 
     name = "torch-cpu"
 
@@ -80,13 +82,20 @@ class TorchCPUExecutor(Executor):
 
         self.torch = torch
         self.model = model.eval()
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = threads
 
     def run(self, batch: np.ndarray) -> Any:
-        with self.torch.inference_mode():
-            out = self.model(self.torch.from_numpy(batch))
-        return out.numpy() if isinstance(out, self.torch.Tensor) else out
+        torch = self.torch
+        before = torch.get_num_threads()
+        if self.threads and self.threads != before:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                out = self.model(torch.from_numpy(batch))
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+        return out.numpy() if isinstance(out, torch.Tensor) else out
 
 
 def is_torch_module(model: Any) -> bool:
@@ -312,14 +321,16 @@ class TorchCUDAExecutor(Executor):
 
 class AutoExecutor(Executor):
     """Picks the fastest of several executors on the first batch (each is built, warmed up and
-    timed on it; ones that fail to build are skipped, with the reason kept in ``timings``)."""
+    timed on it, best of ``repeats``; ones that fail to build are skipped, with the reason kept
+    in ``timings``)."""
 
     name = "auto"
 
-    def __init__(self, candidates: dict[str, Callable[[], Executor]]):
+    def __init__(self, candidates: dict[str, Callable[[], Executor]], repeats: int = 3):
         if not candidates:
             raise PluginError("no executor candidates")
         self.candidates = candidates
+        self.repeats = max(1, repeats)
         self.chosen: Executor | None = None
         self.timings: dict[str, float | str] = {}
 
@@ -333,9 +344,11 @@ class AutoExecutor(Executor):
             try:
                 ex = make()
                 ex.run(batch)  # warm-up (exports, allocations, kernel selection)
-                t0 = time.perf_counter()
-                out = ex.run(batch)
-                dt = time.perf_counter() - t0
+                dt = float("inf")
+                for _ in range(self.repeats):  # best of a few: one call is at the mercy of noise
+                    t0 = time.perf_counter()
+                    out = ex.run(batch)
+                    dt = min(dt, time.perf_counter() - t0)
             except Exception as e:  # a candidate that cannot run here is not a choice
                 self.timings[name] = f"unavailable: {e}"
                 continue
