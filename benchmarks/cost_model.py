@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import smolplug
+from smolplug.bench import cycled_jpegs
 from smolplug.calibrate import Profile, environment
 from smolplug.cli import make_console
 from smolplug.jpeg import default_threads
@@ -69,8 +70,8 @@ def main(argv=None) -> int:
     console = make_console()
     from rich.table import Table
 
-    files = sorted(DATA.glob("*.jpg"))
-    if not files:
+    paths = cycled_jpegs(DATA, args.images)
+    if not paths:
         console.print(f"[red]no JPEGs in {DATA}[/red]")
         return 2
     model = efficientnet_lite0()
@@ -89,7 +90,6 @@ def main(argv=None) -> int:
             )
     rep = report(plans, args.target, args.cores)
     est = rep.choice.estimates
-    paths = [str(files[i % len(files)]) for i in range(args.images)]
     measured = {}
     with console.status("running plans end to end") as st:
         for p in plans:

@@ -31,6 +31,7 @@ import numpy as np
 
 import smolplug
 from smolplug import zoo
+from smolplug.bench import cycled_jpegs
 from smolplug.bench.jpeg import pillow_pipeline
 from smolplug.cli import make_console
 from smolplug.readers import FrameRequest
@@ -112,11 +113,10 @@ def main(argv=None) -> int:
     import torch
     from rich.table import Table
 
-    files = sorted(DATA.glob("*.jpg"))
-    if not files:
+    paths = cycled_jpegs(DATA, args.images)
+    if not paths:
         console.print(f"[red]no JPEGs in {DATA}[/red]")
         return 2
-    paths = [str(files[i % len(files)]) for i in range(args.images)]
     dev = torch.device(args.device)
     dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[args.dtype]
     if dev.type == "cpu":

@@ -20,6 +20,7 @@ import numpy as np
 
 import smolplug
 from smolplug import zoo
+from smolplug.bench import cycled_jpegs
 from smolplug.cli import make_console
 from smolplug.executors import TorchCPUExecutor
 from smolplug.readers import FrameRequest
@@ -55,11 +56,10 @@ def main(argv=None) -> int:
     console = make_console()
     from rich.table import Table
 
-    files = sorted(DATA.glob("*.jpg"))
-    if not files:
+    paths = cycled_jpegs(DATA, args.images)
+    if not paths:
         console.print(f"[red]no JPEGs in {DATA}[/red]")
         return 2
-    paths = [str(files[i % len(files)]) for i in range(args.images)]
     models = [("small CNN @112", small_cnn(112), smolplug.FrameSpec.imagenet(112, 128))]
     eff = zoo.try_efficientnet_lite0()
     if eff is not None:

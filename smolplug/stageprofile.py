@@ -126,8 +126,9 @@ def profile_on(
     from .runner import PipelinedRunner
 
     if source.is_dir():
-        files = sorted(str(p) for p in source.glob("*.jpg"))
-        src: Any = [files[i % len(files)] for i in range(n)]
+        from .bench import cycled_jpegs
+
+        src: Any = cycled_jpegs(source, n)
         frames = None
     else:
         src, frames = str(source), range(n) if source.suffix.lower() in VIDEO_SUFFIXES else None
