@@ -118,18 +118,33 @@ def run_noscope(
     r = eng.run()
     fp, fn = r.rates(eng.truth)
     ok = fp <= q.fp_target and fn <= q.fn_target
-    return QueryRun(
+    return _query_run(
         "noscope",
         plugin,
-        r.seconds["total"],
-        r.seconds,
-        r.load.frames_decoded,
-        r.load.pixels_decoded,
-        r.oracle_calls,
+        r,
         f"FP {fp:.1%} / FN {fn:.1%} (target ≤ {q.fp_target:.0%} / {q.fn_target:.0%})",
         ok,
         train,
-        {"fp": fp, "fn": fn, "cascade": cascade, "loader": r.load.loader, "positives": len(r.positives)},
+        {"fp": fp, "fn": fn, "cascade": cascade, "positives": len(r.positives)},
+    )
+
+
+def _query_run(
+    query: str, plugin: bool, result, accuracy: str, ok: bool, train: float, details: dict
+) -> QueryRun:
+    """A QueryRun from an engine's result (``seconds``, ``load``, ``oracle_calls``)."""
+    return QueryRun(
+        query,
+        plugin,
+        result.seconds["total"],
+        result.seconds,
+        result.load.frames_decoded,
+        result.load.pixels_decoded,
+        result.oracle_calls,
+        accuracy,
+        ok,
+        train,
+        {**details, "loader": result.load.loader},
     )
 
 
@@ -163,25 +178,14 @@ def run_blazeit(
         a = eng.aggregate(eps=eps)
         err = abs(a.estimate - truth)
         out.append(
-            QueryRun(
+            _query_run(
                 "aggregate",
                 plugin,
-                a.seconds["total"],
-                a.seconds,
-                a.load.frames_decoded,
-                a.load.pixels_decoded,
-                a.oracle_calls,
+                a,
                 f"avg {a.estimate:.3f} vs true {truth:.3f}: error {err:.3f} (bound {eps}, {a.method})",
                 err <= eps,
                 train,
-                {
-                    "estimate": a.estimate,
-                    "truth": truth,
-                    "method": a.method,
-                    "loader": a.load.loader,
-                    **proxy,
-                    **_fps(a.load),
-                },
+                {"estimate": a.estimate, "truth": truth, "method": a.method, **proxy, **_fps(a.load)},
             )
         )
     if "limit" in which:
@@ -191,18 +195,14 @@ def run_blazeit(
         true_hits = bool(np.all(counts[r.frames] >= m)) and len(r.frames) == n
         spread = bool(np.all(np.diff(np.sort(r.frames)) > gap))
         out.append(
-            QueryRun(
+            _query_run(
                 "limit",
                 plugin,
-                r.seconds["total"],
-                r.seconds,
-                r.load.frames_decoded,
-                r.load.pixels_decoded,
-                r.oracle_calls,
+                r,
                 f"{len(r.frames)}/{n} frames with ≥{m} people, all true hits: {true_hits}",
                 true_hits and spread,
                 train,
-                {"frames": r.frames.tolist(), "loader": r.load.loader, **proxy, **_fps(r.load)},
+                {"frames": r.frames.tolist(), **proxy, **_fps(r.load)},
             )
         )
     return out
