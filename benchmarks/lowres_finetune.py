@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import smolplug  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
 from smolplug.finetune import accuracy, finetune_lowres  # noqa: E402
+from smolplug.planning import filename_labels  # noqa: E402
 from smolplug.readers import FrameRequest  # noqa: E402
 from smolplug.selection import FrameSelection  # noqa: E402
 
@@ -74,7 +75,7 @@ def efficientnet_rows():
     spec = smolplug.FrameSpec.imagenet(224, 256, **input_fields(model))
     inet = sorted((DATA / "jpeg" / "imagenet").glob("*.jpg"))
     xi = smolplug.decode_jpeg_batch([f.read_bytes() for f in inet], spec).data
-    yi = np.array([int(f.stem.split("_")[-1]) for f in inet])
+    yi = filename_labels(inet)
     photos = sorted((DATA / "jpeg" / "photos").glob("*.jpg"))
     parts = [smolplug.decode_jpeg_batch([f.read_bytes() for f in photos], spec).data]
     for name, every in (("vtest.avi", 6), ("bikes.mp4", 6)):

@@ -8,6 +8,7 @@ import pytest
 
 import smolplug
 from smolplug.executors import BackendUnavailable, ONNXRuntimeExecutor, TorchCPUExecutor, export_onnx
+from smolplug.planning import filename_labels
 from smolplug.trt import calibration_batches, engine_cache_key
 
 from .conftest import DATA
@@ -42,7 +43,7 @@ def imagenet_batch():
         pytest.skip(f"no ImageNet JPEGs in {DATA}")
     spec = smolplug.FrameSpec.imagenet(224, 256, mean=(127.0,) * 3, std=(128.0,) * 3, value_scale=1.0)
     batch = smolplug.decode_jpeg_batch([f.read_bytes() for f in files], spec)
-    labels = np.array([int(f.stem.split("_")[-1]) for f in files])
+    labels = filename_labels(files)
     return batch.data, labels
 
 
