@@ -83,8 +83,6 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         def score_all(self: Any) -> tuple[np.ndarray, Any, float]:
             """Every frame through decode -> proxy as one pipeline (the proxy's time overlaps
             decoding, so the whole run is reported as loading and the proxy's own as 0)."""
-            import torch
-
             proxy = self.proxy
             choice = getattr(self, "_smolplug_choice", None)
             est = choice.estimates.get(proxy.name) if choice is not None else None
@@ -92,21 +90,16 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
             cores = _cores()
             dec = options.get("threads") or split.get("decode") or max(1, cores - 1)
             dnn = split.get("dnn") or max(1, cores - dec)
-            before = torch.get_num_threads()
-            torch.set_num_threads(dnn)
-            try:
-                ex = _executor(self, self.model, dnn, options)
-                got = score_frames(
-                    self.video,
-                    np.arange(self.n_frames),
-                    spec(proxy.size),
-                    ex.run,
-                    batch_size=BATCH,
-                    threads=dec,
-                    scale_headroom=options.get("scale_headroom", 1.0),
-                )
-            finally:
-                torch.set_num_threads(before)
+            ex = _executor(self, self.model, dnn, options)  # runs on ``dnn`` threads itself
+            got = score_frames(
+                self.video,
+                np.arange(self.n_frames),
+                spec(proxy.size),
+                ex.run,
+                batch_size=BATCH,
+                threads=dec,
+                scale_headroom=options.get("scale_headroom", 1.0),
+            )
             details = {
                 "reader": got.reader,
                 "executor": ex.name,
@@ -173,7 +166,7 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
         for c in candidates:
             frames = getattr(self, "_smolplug_frames", {}).get(c.size)
             x = frames if frames is not None and len(frames) == BATCH else (BATCH, 3, c.size, c.size)
-            dnn = {t: call_rate(_executor(self, c.model, t, options).run, x, threads=t) for t in threads}
+            dnn = {t: call_rate(_executor(self, c.model, t, options).run, x) for t in threads}
             if cores >= 2:
                 stages: tuple[Stage, ...] = (Stage("decode", decode[c.size]), Stage("dnn", dnn))
             else:  # one core: no overlap, the stages take turns
