@@ -201,15 +201,8 @@ def pinned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     the device asynchronously. The array keeps its torch storage alive. Needs a CUDA device."""
     import torch
 
-    t = torch.empty(tuple(shape), dtype=_TORCH_DTYPES[np.dtype(dtype).name](torch), pin_memory=True)
+    t = torch.empty(tuple(shape), dtype=getattr(torch, np.dtype(dtype).name), pin_memory=True)
     return t.numpy()
-
-
-_TORCH_DTYPES: dict[str, Callable[[Any], Any]] = {
-    "uint8": lambda t: t.uint8,
-    "float16": lambda t: t.float16,
-    "float32": lambda t: t.float32,
-}
 
 
 class _CUDAPending(Pending):
