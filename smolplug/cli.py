@@ -286,11 +286,12 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from .calibrate import Profile
     from .costmodel import PlanError
     from .jpeg import default_threads
-    from .readers import VIDEO_SUFFIXES
 
     source = Path(args.source)
-    if not (source.is_dir() or (source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES)):
-        console.print(f"[red]{source} is neither a folder of JPEGs nor a video file[/red]")
+    try:
+        planning.sample_of(source, 1)  # the one definition of what plan accepts
+    except FileNotFoundError as e:
+        console.print(f"[red]{e}[/red]")
         return 2
     models = _load_models(console, args.model)
     if models is None:
