@@ -49,9 +49,6 @@ class Sample:
     def is_video(self) -> bool:
         return not self.files
 
-    def __len__(self) -> int:
-        return len(self.files) or len(self.frames)
-
 
 def sample_of(source: Path, sample: int = 200) -> Sample:
     """Every JPEG of a folder, or ``sample`` evenly spaced frames of a video."""
