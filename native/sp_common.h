@@ -72,5 +72,9 @@ typedef struct {
 
 /* Geometry of a request for an image of (oriented) size w x h. */
 int sp_compute_geometry(const sp_spec *spec, int w, int h, sp_geometry *g);
+/* A display-space source rectangle (geometry of an image shown under EXIF orientation 1..8)
+ * -> the same pixels' rectangle in the stored (raw) W x H image. */
+void sp_rect_to_raw(int orientation, int W, int H, const sp_geometry *g, double *x, double *y, double *w,
+                    double *h);
 
 #endif

@@ -83,21 +83,28 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
     res->src_w = p->width;
     res->src_h = p->height;
     if (p->width <= 0 || p->height <= 0 || !p->data[0]) FAIL(SP_ERR_INVALID, "frame has no pixels");
-    int st = sp_compute_geometry(spec, p->width, p->height, &g);
+    const int o = p->orientation >= 1 && p->orientation <= 8 ? p->orientation : 1;
+    const int transposed = o >= 5;
+    const int disp_w = transposed ? p->height : p->width, disp_h = transposed ? p->width : p->height;
+    res->orientation = o;
+    int st = sp_compute_geometry(spec, disp_w, disp_h, &g);
     if (st == SP_ERR_ROI)
         FAIL(SP_ERR_ROI, "region of interest (x=%g, y=%g, w=%g, h=%g) is not inside the %dx%d frame", spec->roi_x,
-             spec->roi_y, spec->roi_w, spec->roi_h, p->width, p->height);
+             spec->roi_y, spec->roi_w, spec->roi_h, disp_w, disp_h);
     if (st != SP_OK) FAIL(st, "invalid geometry");
 
     const int gray_out = spec->colorspace == SP_COLOR_GRAY;
-    const int dw = g.dw, dh = g.dh;
+    /* Resampling runs in stored (raw) coordinates; the writer places raw pixels in display order. */
+    const int dw = transposed ? g.dh : g.dw, dh = transposed ? g.dw : g.dh;
+    double sx, sy, sw, sh;
+    sp_rect_to_raw(o, p->width, p->height, &g, &sx, &sy, &sw, &sh);
     const int packed = p->format == SP_PIX_RGB24 || p->format == SP_PIX_GRAY8;
     const int in_c = p->format == SP_PIX_RGB24 ? 3 : 1;
 
-    if (sp_filter_build(&c->fx, g.sx, g.sw, dw, p->width, spec->interp) != SP_OK ||
-        sp_filter_build(&c->fy, g.sy, g.sh, dh, p->height, spec->interp) != SP_OK)
+    if (sp_filter_build(&c->fx, sx, sw, dw, p->width, spec->interp) != SP_OK ||
+        sp_filter_build(&c->fy, sy, sh, dh, p->height, spec->interp) != SP_OK)
         FAIL(SP_ERR_NOMEM, "out of memory building filters");
-    if (g.dx > 0 || g.dy > 0 || dw < spec->out_w || dh < spec->out_h) sp_fill_frame(spec, out);
+    if (g.dx > 0 || g.dy > 0 || g.dw < spec->out_w || g.dh < spec->out_h) sp_fill_frame(spec, out);
     res->rows_decoded = c->fy.hi - c->fy.lo;
     res->cols_decoded = c->fx.hi - c->fx.lo;
 
@@ -117,10 +124,10 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
                 for (int x = 0; x < p->width; x++, s += 3)
                     d[x] = (uint8_t)((s[0] * 19595u + s[1] * 38470u + s[2] * 7471u + 0x8000u) >> 16);
             }
-            sp_writer_init(&wr, spec, out, 1, 1, g.dy, g.dx, dh, dw);
+            sp_writer_init(&wr, spec, out, 1, o, g.dy, g.dx, dh, dw);
             if (!run_plane(c, &c->fx, &c->fy, c->split, p->width, 1, &wr, dw)) FAIL(SP_ERR_NOMEM, "out of memory");
         } else {
-            sp_writer_init(&wr, spec, out, gray_out ? 1 : in_c, 1, g.dy, g.dx, dh, dw);
+            sp_writer_init(&wr, spec, out, gray_out ? 1 : in_c, o, g.dy, g.dx, dh, dw);
             if (!gray_out && in_c == 1) FAIL(SP_ERR_UNSUPPORTED, "gray frame to colour output: convert upstream");
             if (!run_plane(c, &c->fx, &c->fy, p->data[0], p->linesize[0], in_c, &wr, dw)) FAIL(SP_ERR_NOMEM, "out of memory");
         }
@@ -147,8 +154,8 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
 
     if (!gray_out) {
         /* chroma sample j covers luma [j*sub, (j+1)*sub): the same rectangle in chroma units */
-        if (sp_filter_build(&c->cx, g.sx / sub_x, g.sw / sub_x, dw, cwid, spec->interp) != SP_OK ||
-            sp_filter_build(&c->cy, g.sy / sub_y, g.sh / sub_y, dh, chei, spec->interp) != SP_OK)
+        if (sp_filter_build(&c->cx, sx / sub_x, sw / sub_x, dw, cwid, spec->interp) != SP_OK ||
+            sp_filter_build(&c->cy, sy / sub_y, sh / sub_y, dh, chei, spec->interp) != SP_OK)
             FAIL(SP_ERR_NOMEM, "out of memory building filters");
         if (p->format == SP_PIX_NV12) {
             if (!sp_grow((void **)&c->split, &c->split_cap, (size_t)cwid * 2 * (size_t)chei))
@@ -181,7 +188,7 @@ int sp_convert_frame(sp_frame_converter *c, const sp_planes *p, const sp_spec *s
     const float rv = (float)(2 * (1 - kr)) * cs, bu = (float)(2 * (1 - kb)) * cs;
     const float gu = (float)(-2 * kb * (1 - kb) / (1 - kr - kb)) * cs;
     const float gv = (float)(-2 * kr * (1 - kr) / (1 - kr - kb)) * cs;
-    sp_writer_init(&wr, spec, out, gray_out ? 1 : 3, 1, g.dy, g.dx, dh, dw);
+    sp_writer_init(&wr, spec, out, gray_out ? 1 : 3, o, g.dy, g.dx, dh, dw);
     for (int oy = 0; oy < dh; oy++) {
         const float *yr = Y + (size_t)oy * dw;
         float *o = c->rgb;

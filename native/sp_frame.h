@@ -1,7 +1,9 @@
 /* Decoded video frame (planes as FFmpeg holds them) -> model-ready frame in one pass:
  * ROI crop -> resize -> RGB/BGR/GRAY -> normalise -> layout/dtype, into the caller's buffer.
  * Y and chroma planes are resampled separately (chroma in its own coordinates); the colour
- * matrix is applied at output resolution only, so no full-resolution RGB image is built. */
+ * matrix is applied at output resolution only, so no full-resolution RGB image is built.
+ * A display orientation (a video's display matrix, as EXIF orientations) is applied while
+ * writing: geometry and ROI are in display coordinates, as in the JPEG path. */
 #ifndef SP_FRAME_H
 #define SP_FRAME_H
 
@@ -25,6 +27,7 @@ typedef struct {
     int linesize[3];
     int full_range;      /* 1: JPEG/full range, 0: MPEG/limited range */
     int matrix;          /* SP_MATRIX_* */
+    int orientation;     /* display orientation, EXIF numbering 1..8 (1: as stored) */
 } sp_planes;
 
 typedef struct sp_frame_converter sp_frame_converter;

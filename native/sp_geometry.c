@@ -43,3 +43,18 @@ int sp_compute_geometry(const sp_spec *spec, int w, int h, sp_geometry *g)
     }
     return SP_OK;
 }
+
+void sp_rect_to_raw(int o, int W, int H, const sp_geometry *g, double *x, double *y, double *w, double *h)
+{
+    const double X = g->sx, Y = g->sy, sw = g->sw, sh = g->sh;
+    switch (o) {
+    case 2: *x = W - (X + sw); *y = Y; *w = sw; *h = sh; break;
+    case 3: *x = W - (X + sw); *y = H - (Y + sh); *w = sw; *h = sh; break;
+    case 4: *x = X; *y = H - (Y + sh); *w = sw; *h = sh; break;
+    case 5: *x = Y; *y = X; *w = sh; *h = sw; break;
+    case 6: *x = Y; *y = H - (X + sw); *w = sh; *h = sw; break;
+    case 7: *x = W - (Y + sh); *y = H - (X + sw); *w = sh; *h = sw; break;
+    case 8: *x = W - (Y + sh); *y = X; *w = sh; *h = sw; break;
+    default: *x = X; *y = Y; *w = sw; *h = sh; break;
+    }
+}

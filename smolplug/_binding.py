@@ -217,10 +217,12 @@ def convert_planes(
     bt709: bool,
     cspec: Any,
     out: np.ndarray,
+    orientation: int = 1,
 ) -> dict[str, Any]:
-    """Convert one frame given as plane buffers (no copies) into ``out``."""
+    """Convert one frame given as plane buffers (no copies) into ``out``, shown under EXIF
+    ``orientation`` (1..8; geometry and ROI in display coordinates)."""
     p = ffi.new("sp_planes *")
-    p.format, p.width, p.height = fmt, width, height
+    p.format, p.width, p.height, p.orientation = fmt, width, height, orientation
     p.full_range, p.matrix = int(full_range), lib.SP_MATRIX_BT709 if bt709 else lib.SP_MATRIX_BT601
     keep = []
     for i, (buf, ls) in enumerate(zip(planes, linesizes, strict=True)):

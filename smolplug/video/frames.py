@@ -1,6 +1,10 @@
 """PyAV frame -> model-ready frame, through the native plane converter (no full-resolution RGB
 image). Pixel formats the converter does not read go through FFmpeg's ``reformat`` to rgb24, and
-so do plain full-size uint8 RGB/BGR requests (colour conversion only: swscale's SIMD path)."""
+so do plain full-size uint8 RGB/BGR requests (colour conversion only: swscale's SIMD path).
+
+``orientation`` (EXIF numbering, from the video's display matrix) is applied in the same pass:
+geometry and ROI are in display coordinates.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ _OK = {"status": 0, "message": ""}
 
 
 def is_plain_rgb(cspec: Any, width: int, height: int) -> bool:
-    """The request is the whole frame at its own size as uint8 RGB/BGR (HWC): nothing to
-    resample or normalise, only colour conversion, which FFmpeg's swscale does fastest."""
+    """The request is the whole frame at its own (display) size as uint8 RGB/BGR (HWC): nothing
+    to resample or normalise, only colour conversion, which FFmpeg's swscale does fastest."""
     lib = native.lib
     return (
         cspec.out_w == width
@@ -28,13 +32,33 @@ def is_plain_rgb(cspec: Any, width: int, height: int) -> bool:
     )
 
 
-def convert(frame: Any, cspec: Any, out: np.ndarray) -> dict[str, Any]:
-    """Convert an ``av.VideoFrame`` into ``out`` (``spec.frame_shape``)."""
-    if is_plain_rgb(cspec, frame.width, frame.height):
+def orient(img: np.ndarray, orientation: int) -> np.ndarray:
+    """A stored (H, W, ...) image as displayed under EXIF ``orientation`` (a view)."""
+    if orientation == 2:
+        return img[:, ::-1]
+    if orientation == 3:
+        return img[::-1, ::-1]
+    if orientation == 4:
+        return img[::-1]
+    if orientation == 5:
+        return img.swapaxes(0, 1)
+    if orientation == 6:
+        return img.swapaxes(0, 1)[:, ::-1]
+    if orientation == 7:
+        return img.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return img.swapaxes(0, 1)[::-1]
+    return img
+
+
+def convert(frame: Any, cspec: Any, out: np.ndarray, orientation: int = 1) -> dict[str, Any]:
+    """Convert an ``av.VideoFrame`` into ``out`` (``spec.frame_shape``), displayed under
+    ``orientation``."""
+    w, h = (frame.height, frame.width) if orientation >= 5 else (frame.width, frame.height)
+    if is_plain_rgb(cspec, w, h):
         fmt = "rgb24" if cspec.colorspace == native.lib.SP_COLOR_RGB else "bgr24"
-        out[...] = frame.to_ndarray(
-            format=fmt, src_colorspace=frame.colorspace, src_color_range=frame.color_range
-        )
+        rgb = frame.to_ndarray(format=fmt, src_colorspace=frame.colorspace, src_color_range=frame.color_range)
+        out[...] = orient(rgb, orientation)
         return _OK
     name = frame.format.name
     entry = native.PIX_FORMATS.get(name)
@@ -46,5 +70,14 @@ def convert(frame: Any, cspec: Any, out: np.ndarray) -> dict[str, Any]:
     bt709 = frame.colorspace == native.AVCOL_SPC_BT709
     planes = frame.planes
     return native.convert_planes(
-        planes, [p.line_size for p in planes], fmt, frame.width, frame.height, full, bt709, cspec, out
+        planes,
+        [p.line_size for p in planes],
+        fmt,
+        frame.width,
+        frame.height,
+        full,
+        bt709,
+        cspec,
+        out,
+        orientation,
     )
