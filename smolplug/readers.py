@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import SpecError, Status
+from .errors import SpecError, Status, error_for
 from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg_batch
 from .selection import FrameSelection
 from .spec import FrameSpec
@@ -58,8 +59,10 @@ class FrameRequest:
     :param spec: output geometry and encoding of every frame.
     :param batch_size: frames per batch (the last batch may be shorter).
     :param frames: a :class:`~smolplug.selection.FrameSelection` (every k-th, random sample,
-        ranges, ...) or indices into the source's frame order (file order for image folders);
-        None for all frames. Every index is delivered or reported.
+        ranges, ...) or indices into the source's frame order (file order for image folders;
+        for a video, frame i is the i-th frame a sequential decode outputs); None for all
+        frames. Every requested position is delivered or reported, in request order (explicit
+        indices keep their order and repeats; each frame is decoded once).
     :param on_error: ``"raise"`` the first failed item's error after its batch, or
         ``"skip"``: deliver per-item ``status``/``messages`` and go on.
     :param threads: native decoding threads (None: all usable cores).
@@ -67,6 +70,9 @@ class FrameRequest:
     :param strict: libjpeg warnings are errors (see :func:`smolplug.decode_jpeg`).
     :param max_pixels: per-image decompression-bomb guard.
     :param scale_headroom: DCT-scaling headroom (see :func:`smolplug.decode_jpeg`).
+    :param autorotate: apply a video's display matrix (phone videos' rotation), as OpenCV and
+        FFmpeg do: output size and ``spec.roi`` are then in display orientation (JPEG EXIF
+        orientation is ``spec.exif_orientation``).
     :param allocator: ``f(shape, dtype) -> C-contiguous ndarray`` for the ring's batch buffers
         (default ``np.empty``); e.g. page-locked memory an accelerator copies from
         asynchronously (:attr:`smolplug.executors.Executor.host_allocator`).
@@ -81,6 +87,7 @@ class FrameRequest:
     strict: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     scale_headroom: float = 1.0
+    autorotate: bool = True
     allocator: Callable[[tuple[int, ...], np.dtype], np.ndarray] | None = field(
         default=None, compare=False, repr=False
     )
@@ -100,6 +107,8 @@ class FrameRequest:
             except (TypeError, ValueError):
                 raise SpecError("frames must be a sequence of integer indices") from None
             object.__setattr__(self, "frames", frames)
+        if not isinstance(self.autorotate, bool):
+            raise SpecError(f"autorotate must be a bool, got {self.autorotate!r}")
         if self.allocator is not None and not callable(self.allocator):
             raise SpecError(f"allocator must be callable, got {type(self.allocator).__name__}")
 
@@ -204,66 +213,109 @@ def _read(path: Path) -> bytes | OSError:
 class JpegFileReader(FrameReader):
     """Frames from JPEG files, decoded by the native batch decoder.
 
-    File reads for the next batch overlap with decoding of the current one.
+    Requested positions are delivered in request order; a file requested more than once is
+    decoded once (its output is copied to its other positions); an index with no file is
+    reported ``MISSING``. File reads for the next batch overlap with decoding of the current one.
     """
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], request: FrameRequest):
         self.paths = [Path(p) for p in paths]
         self.request = request
         n = len(self.paths)
-        frames = request.frames if request.frames is not None else range(n)
-        if isinstance(frames, FrameSelection):
-            frames, outside = frames.resolve(n)
-            frames = [int(i) for i in frames] + [int(i) for i in outside]
-        bad = [i for i in frames if not 0 <= i < n]
-        if bad:
-            raise SpecError(f"frame indices {bad[:5]} out of range for {n} file(s)")
-        self.indices = np.asarray(frames, dtype=np.int64)
+        self.indices = FrameSelection.of(request.frames).positions(n)
         self.stats = ReaderStats(frames_requested=len(self.indices))
         size = min(request.batch_size, max(len(self.indices), 1))
         self._ring = [request.allocate(size) for _ in range(request.ring_size)]
+        self._scratch: np.ndarray | None = None
         self._io: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="smolplug-read")
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _submit(self, chunk: np.ndarray) -> Future[list[bytes | OSError]]:
+    def _submit(self, todo: list[int]) -> Future[list[bytes | OSError]]:
         assert self._io is not None, "reader is closed"
-        paths = [self.paths[i] for i in chunk]
+        paths = [self.paths[i] for i in todo]
         return self._io.submit(lambda: [_read(p) for p in paths])
 
-    def __iter__(self) -> Iterator[FrameBatch]:
+    def _plan(self) -> list[tuple[np.ndarray, list[int]]]:
+        """Per batch: its positions, and the files first requested there (decoded there)."""
+        bs, n, seen = self.request.batch_size, len(self.paths), set()
+        plan = []
+        for s in range(0, len(self.indices), bs):
+            chunk = self.indices[s : s + bs]
+            todo = [i for i in dict.fromkeys(chunk.tolist()) if 0 <= i < n and i not in seen]
+            seen.update(todo)
+            plan.append((chunk, todo))
+        return plan
+
+    def _decode(self, blobs: list[bytes | OSError], out: np.ndarray) -> tuple[np.ndarray, list[str], int]:
         req = self.request
-        chunks = [self.indices[i : i + req.batch_size] for i in range(0, len(self.indices), req.batch_size)]
-        pending = self._submit(chunks[0]) if chunks else None
-        for k, chunk in enumerate(chunks):
+        items = [b if isinstance(b, bytes) else b"" for b in blobs]
+        batch = decode_jpeg_batch(
+            items,
+            req.spec,
+            out=out,
+            threads=req.threads,
+            on_error="skip",
+            strict=req.strict,
+            max_pixels=req.max_pixels,
+            scale_headroom=req.scale_headroom,
+        )
+        self.stats.bytes_read += sum(len(b) for b in items)
+        self.stats.rows_decoded += int(batch.rows_decoded.sum())
+        return batch.status, batch.messages, len(items)
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        req, n = self.request, len(self.paths)
+        plan = self._plan()
+        uses = Counter(i for i in self.indices.tolist() if 0 <= i < n)
+        stash: dict[int, tuple[np.ndarray, int, str]] = {}
+        pending = self._submit(plan[0][1]) if plan else None
+        for k, (chunk, todo) in enumerate(plan):
             blobs = pending.result()  # type: ignore[union-attr]
-            pending = self._submit(chunks[k + 1]) if k + 1 < len(chunks) else None
+            pending = self._submit(plan[k + 1][1]) if k + 1 < len(plan) else None
             out = self._ring[k % len(self._ring)][: len(chunk)]
-            items = [b if isinstance(b, bytes) else b"" for b in blobs]
-            batch = decode_jpeg_batch(
-                items,
-                req.spec,
-                out=out,
-                threads=req.threads,
-                on_error="skip",
-                strict=req.strict,
-                max_pixels=req.max_pixels,
-                scale_headroom=req.scale_headroom,
-            )
-            status, messages = batch.status, batch.messages
+            direct = todo == chunk.tolist()  # every position a new file: decode straight into place
+            if direct:
+                dst = out
+            else:
+                if self._scratch is None:
+                    self._scratch = req.allocate(req.batch_size)
+                dst = self._scratch[: len(todo)]
+            status_d, messages_d, _ = self._decode(blobs, dst) if todo else (np.zeros(0, np.int8), [], 0)
             for j, b in enumerate(blobs):
                 if isinstance(b, OSError):
-                    status[j] = Status.IO_ERROR
-                    messages[j] = f"cannot read {self.paths[chunk[j]]}: {b.strerror or b}"
-            self.stats.bytes_read += sum(len(b) for b in items)
-            self.stats.rows_decoded += int(batch.rows_decoded.sum())
+                    status_d[j] = Status.IO_ERROR
+                    messages_d[j] = f"cannot read {self.paths[todo[j]]}: {b.strerror or b}"
+            done = {i: (dst[j], int(status_d[j]), messages_d[j]) for j, i in enumerate(todo)}
+            status = np.zeros(len(chunk), np.int8)
+            messages = [""] * len(chunk)
+            for j, i in enumerate(chunk.tolist()):
+                if not 0 <= i < n:
+                    req.spec.fill_frame(out[j])
+                    status[j], messages[j] = Status.MISSING, f"file index {i} does not exist ({n} file(s))"
+                    continue
+                frame, st, msg = done[i] if i in done else stash[i]
+                if not direct:
+                    out[j] = frame
+                status[j], messages[j] = st, msg
+            for j, i in enumerate(chunk.tolist()):
+                if 0 <= i < n:
+                    uses[i] -= 1
+                    if uses[i] > 0 and i not in stash:
+                        stash[i] = (out[j].copy(), int(status[j]), messages[j])
+                    elif uses[i] == 0:
+                        stash.pop(i, None)
             ok = int((status <= Status.WARNING).sum())
             self.stats.frames_delivered += ok
             self.stats.frames_failed += len(chunk) - ok
-            fb = FrameBatch(out, chunk.copy(), status, messages, sources=[str(self.paths[i]) for i in chunk])
-            if req.on_error == "raise":
-                batch.raise_for_status()
+            sources = [str(self.paths[i]) if 0 <= i < n else "" for i in chunk.tolist()]
+            fb = FrameBatch(out, chunk.copy(), status, messages, sources=sources)
+            if req.on_error == "raise" and ok < len(chunk):
+                j = int(np.flatnonzero(status > Status.WARNING)[0])
+                more = len(chunk) - ok - 1
+                tail = f" ({more} more item(s) failed)" if more else ""
+                raise error_for(int(status[j]), f"item {j}: {messages[j]}{tail}", index=j)
             yield fb
 
     def close(self) -> None:

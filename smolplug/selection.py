@@ -1,5 +1,7 @@
 """Which frames a query wants: all, every k-th, explicit indices, a seeded random sample,
-frame ranges or time ranges. Resolved against a source into ascending frame indices."""
+frame ranges or time ranges. Resolved against a source into the frame indices to deliver, in
+delivery order (:meth:`FrameSelection.positions`): ascending, except explicit indices, which are
+delivered in the order given, repeats included."""
 
 from __future__ import annotations
 
@@ -37,12 +39,30 @@ class FrameSelection:
 
     @classmethod
     def indices(cls, frames: Sequence[int]) -> FrameSelection:
-        """Explicit frame indices (delivered ascending, each once; out-of-range ones are reported)."""
+        """Explicit frame indices, delivered in the order given (repeats included, each frame
+        decoded once); indices that do not exist are reported at their place."""
         try:
-            idx = tuple(sorted({int(i) for i in frames}))
+            idx = tuple(int(i) for i in frames)
         except (TypeError, ValueError):
             raise SpecError("indices() needs integer frame indices") from None
         return cls("indices", idx)
+
+    @classmethod
+    def of(cls, frames: Sequence[int] | FrameSelection | None) -> FrameSelection:
+        """``frames`` as a selection: None is every frame, a sequence explicit indices."""
+        if frames is None:
+            return cls.all()
+        if isinstance(frames, FrameSelection):
+            return frames
+        return cls.indices(frames)
+
+    def positions(self, n_frames: int, timestamps: np.ndarray | None = None) -> np.ndarray:
+        """The requested frame indices in delivery order (int64): ascending for every kind but
+        explicit indices, which keep their order and repeats. Indices outside ``0..n_frames-1``
+        are kept (a reader reports them)."""
+        if self.kind == "indices":
+            return np.asarray(self.args, dtype=np.int64).reshape(-1)
+        return self.resolve(n_frames, timestamps)[0]
 
     @classmethod
     def sample(cls, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> FrameSelection:
@@ -73,7 +93,8 @@ class FrameSelection:
         return cls("seconds", (float(start), None if stop is None else float(stop)))
 
     def resolve(self, n_frames: int, timestamps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(frames to deliver, requested frames that do not exist), both ascending int64."""
+        """(frames to deliver, requested frames that do not exist), both ascending, unique, int64:
+        the set view of :meth:`positions`."""
         none = np.empty(0, np.int64)
         if self.kind == "all":
             return np.arange(n_frames, dtype=np.int64), none
@@ -81,7 +102,7 @@ class FrameSelection:
             k, off = self.args
             return np.arange(off, n_frames, k, dtype=np.int64), none
         if self.kind == "indices":
-            idx = np.asarray(self.args, dtype=np.int64)
+            idx = np.unique(np.asarray(self.args, dtype=np.int64))
             ok = (idx >= 0) & (idx < n_frames)
             return idx[ok], idx[~ok]
         if self.kind == "sample":

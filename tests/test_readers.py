@@ -7,6 +7,7 @@ import pytest
 
 import smolplug
 from smolplug import FrameRequest, FrameSpec, SpecError, Status, TruncatedError
+from smolplug.errors import MissingFrameError
 from smolplug.readers import list_jpeg_files
 
 from .conftest import encode, synthetic_rgb
@@ -74,8 +75,17 @@ def test_request_validation(folder, pm):
         FrameRequest(SPEC, batch_size=0)
     with pytest.raises(SpecError):
         FrameRequest("224", batch_size=1)  # type: ignore[arg-type]
-    with pytest.raises(SpecError, match="out of range"):
-        smolplug.open_frames(folder, FrameRequest(SPEC, frames=[0, 11]), pm=pm)
+    # an index with no file is reported at its place, like a video frame that does not exist
+    req = FrameRequest(SPEC, frames=[11, 0], on_error="skip")
+    with smolplug.open_frames(folder, req, pm=pm) as reader:
+        (b,) = list(reader)
+    assert b.indices.tolist() == [11, 0] and b.status.tolist() == [Status.MISSING, Status.OK]
+    assert "does not exist" in b.messages[0]
+    with (
+        pytest.raises(MissingFrameError),
+        smolplug.open_frames(folder, FrameRequest(SPEC, frames=[11]), pm=pm) as r,
+    ):
+        list(r)
 
 
 def test_single_file_source(folder, pm):
