@@ -3,6 +3,7 @@ files (any container/codec PyAV opens)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ def _video_path(source: Any) -> Path | None:
 
 @hookimpl(trylast=True)
 def smolplug_open_frames(source: Any, request: FrameRequest) -> FrameReader | None:
+    if isinstance(source, (str, os.PathLike)) and not Path(source).exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(source))
     paths = _jpeg_paths(source)
     if paths is not None:
         return JpegFileReader(paths, request)

@@ -155,9 +155,9 @@ def test_missing_frames_reported_not_dropped(clips):
     req = FrameRequest(FrameSpec(8, 8), frames=[3, 500, 7], on_error="skip")
     with VideoReader(path, req) as reader:
         (b,) = list(reader)
-    assert b.indices.tolist() == [3, 7, 500]
-    assert b.status.tolist() == [Status.OK, Status.OK, Status.MISSING]
-    assert "does not exist" in b.messages[2] and np.isnan(b.timestamps[2])
+    assert b.indices.tolist() == [3, 500, 7]  # request order: reported at its place
+    assert b.status.tolist() == [Status.OK, Status.MISSING, Status.OK]
+    assert "does not exist" in b.messages[1] and np.isnan(b.timestamps[1])
     with (
         pytest.raises(smolplug.errors.MissingFrameError),
         VideoReader(path, FrameRequest(FrameSpec(8, 8), frames=[500])) as r,
@@ -184,10 +184,8 @@ def test_truncated_and_corrupt_streams_report_every_frame(tmp_path):
         idx = np.concatenate([b.indices for b in batches])
         status = np.concatenate([b.status for b in batches])
         assert sorted(idx.tolist()) == list(range(full.n_frames)), path.name  # nothing dropped
-        assert set(status.tolist()) <= {Status.OK, Status.MISSING}
-        missing = [
-            m for b in batches for m, st in zip(b.messages, b.status, strict=True) if st == Status.MISSING
-        ]
+        assert set(status.tolist()) <= {Status.OK, Status.CORRUPT, Status.MISSING}
+        missing = [m for b in batches for m, st in zip(b.messages, b.status, strict=True) if st != Status.OK]
         assert all(missing)
         if path is cut:
             assert (status == Status.OK).sum() >= 20 and (status == Status.MISSING).sum() >= 20
@@ -349,16 +347,36 @@ def test_reader_picks_smallest_covering_rendition(rendered):
 def test_stale_manifest_is_ignored(rendered, tmp_path):
     import shutil
 
-    from smolplug.video.renditions import list_renditions, manifest_path
+    from smolplug.video.renditions import list_renditions
 
     src, _ = rendered
     copy = tmp_path / "src.mp4"
-    shutil.copy2(src, copy)  # same bytes and mtime: same fingerprint
-    shutil.copy(manifest_path(src), manifest_path(copy))
-    shutil.copytree(src.with_name(src.name + ".renditions"), copy.with_name(copy.name + ".renditions"))
+    shutil.copy2(src, copy)  # same bytes and mtime: same fingerprint, the same cached renditions
     assert len(list_renditions(copy)) == 2
     make_clip(copy, n=20)  # the source changes: renditions no longer match
     assert list_renditions(copy) == []
+
+
+def test_renditions_go_to_the_cache_and_leave_the_media_folder_alone(tmp_path, monkeypatch):
+    from smolplug.video.renditions import list_renditions, make_renditions
+
+    monkeypatch.setenv("SMOLPLUG_CACHE_DIR", str(tmp_path / "cache"))
+    media = tmp_path / "media"
+    media.mkdir()
+    src = make_clip(media / "c.mp4", n=14, w=128, h=64, gop=7)
+    rends = make_renditions(src, [32])
+    assert sorted(p.name for p in media.iterdir()) == ["c.mp4"]  # nothing written beside the video
+    assert all((tmp_path / "cache") in r.path.parents for r in rends)
+    assert [r.height for r in list_renditions(src)] == [32]
+
+
+def test_renditions_beside_the_source_when_asked(tmp_path):
+    from smolplug.video.renditions import list_renditions, make_renditions, manifest_path
+
+    src = make_clip(tmp_path / "c.mp4", n=14, w=128, h=64, gop=7)
+    rends = make_renditions(src, [32], beside_source=True)
+    assert manifest_path(src).is_file() and rends[0].path.parent == tmp_path / "c.mp4.renditions"
+    assert [r.height for r in list_renditions(src)] == [32]
 
 
 def test_cli_renditions_make(tmp_path):

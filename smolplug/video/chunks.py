@@ -1,21 +1,30 @@
 """A directory of numbered video chunks read as one video (the layout NoScope/BlazeIt datasets
 use): global frame index = frames of the previous chunks + local index; timestamps continue
-across chunks."""
+across chunks.
+
+A chunk whose frames cannot all be decoded has them reported (``MISSING``/``CORRUPT`` with the
+reason) and the rest delivered. A chunk that cannot be opened at all has no frame count: it
+counts as zero frames, is listed in ``problems`` and reported with a :class:`DecodeWarning` —
+frame numbers of the chunks after it are then those of the readable chunks.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import DecodeWarning, SmolplugError
 from ..readers import VIDEO_SUFFIXES, FrameBatch, FrameReader, FrameRequest, ReaderStats, _natural_key
 from ..selection import FrameSelection
+from .batches import Item, assemble
 from .index import VideoIndex, load_index
-from .reader import VideoReader, batch_items
+from .reader import VideoReader
 
 
 def list_video_chunks(directory: str | os.PathLike[str]) -> list[Path]:
@@ -39,52 +48,81 @@ def _continuous_timestamps(indexes: list[VideoIndex]) -> np.ndarray:
 
 
 class ChunkedVideoReader(FrameReader):
-    """Frames of numbered chunk files as one video, each chunk planned and decoded by a VideoReader."""
+    """Frames of numbered chunk files as one video, each chunk decoded by a VideoReader."""
 
     def __init__(self, directory: str | os.PathLike[str], request: FrameRequest, *, cache: Any = None):
         self.directory = Path(directory)
         self.request = request
-        self.chunks = list_video_chunks(self.directory)
-        self.indexes = [load_index(c, cache) for c in self.chunks]
+        self.problems: list[tuple[Path, str]] = []  #: chunks that could not be opened, and why
+        self.chunks: list[Path] = []
+        self.indexes: list[VideoIndex] = []
+        for c in list_video_chunks(self.directory):
+            try:
+                self.indexes.append(load_index(c, cache))
+                self.chunks.append(c)
+            except (SmolplugError, OSError) as exc:
+                self.problems.append((c, str(exc)))
+                warnings.warn(
+                    DecodeWarning(f"{c}: skipped, it cannot be read ({exc}); frames are numbered without it"),
+                    stacklevel=2,
+                )
         counts = np.asarray([ix.n_frames for ix in self.indexes], np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(counts)])
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.timestamps = _continuous_timestamps(self.indexes)
-        sel = request.frames
-        if sel is None:
-            sel = FrameSelection.all()
-        elif not isinstance(sel, FrameSelection):
-            sel = FrameSelection.indices(sel)
-        self.wanted, self.invalid = sel.resolve(int(self.offsets[-1]), self.timestamps)
-        self.stats = ReaderStats(frames_requested=len(self.wanted) + len(self.invalid))
+        sel = FrameSelection.of(request.frames)
+        self.positions = sel.positions(int(self.offsets[-1]), self.timestamps)
+        ok = (self.positions >= 0) & (self.positions < self.offsets[-1])
+        self.wanted = np.unique(self.positions[ok])
+        self.invalid = np.unique(self.positions[~ok])
+        self.stats = ReaderStats(frames_requested=len(self.positions))
         self.seeks = 0
         size = min(request.batch_size, max(len(self), 1))
         self._ring = [request.allocate(size) for _ in range(request.ring_size)]
         self._cache = cache
 
     def __len__(self) -> int:
-        return len(self.wanted) + len(self.invalid)
+        return len(self.positions)
 
-    def _items(self) -> Iterator[tuple[int, Any, Any, str]]:
+    def _decode(self, wanted: np.ndarray) -> Iterator[Item]:
         for k, (chunk, index) in enumerate(zip(self.chunks, self.indexes, strict=True)):
-            lo, hi = self.offsets[k], self.offsets[k + 1]
-            local = self.wanted[(self.wanted >= lo) & (self.wanted < hi)] - lo
+            lo, hi = int(self.offsets[k]), int(self.offsets[k + 1])
+            local = wanted[(wanted >= lo) & (wanted < hi)] - lo
             if len(local) == 0:
                 continue
             req = dataclasses.replace(self.request, frames=FrameSelection.indices(local.tolist()))
-            with VideoReader(chunk, req, index=index, cache=self._cache) as sub:
-                for i, item in sub._items():
-                    yield int(i + lo), item, sub._cspec, str(chunk)
+            sub = VideoReader(chunk, req, index=index, cache=self._cache)
+            try:
+                for item in sub._decode(sub.wanted):
+                    item.index += lo
+                    yield item
+            finally:
+                sub.close()
                 self.stats.frames_decoded += sub.frames_decoded
                 self.stats.pixels_decoded += sub.pixels_decoded
                 self.seeks += sub.seeks
-        total = int(self.offsets[-1])
-        for i in self.invalid:
-            yield (
-                int(i),
-                f"frame {int(i)} does not exist ({total} frames in {len(self.chunks)} chunks)",
-                None,
-                "",
-            )
+
+    def _absent(self, i: int) -> str:
+        return f"frame {i} does not exist ({int(self.offsets[-1])} frames in {len(self.chunks)} chunks)"
+
+    def _items(self) -> Iterator[tuple[int, Any, Any, str]]:
+        """(index, av.VideoFrame or reason, native spec, source) per requested position, in request
+        order: a debugging view (it keeps every decoded picture until the end)."""
+        got = {d.index: d for d in self._decode(self.wanted)}
+        for i in self.positions.tolist():
+            d = got.get(i)
+            if d is None:
+                yield i, self._absent(i), None, ""
+            else:
+                yield i, d.frame if d.frame is not None else d.message, d.cspec, d.source
 
     def __iter__(self) -> Iterator[FrameBatch]:
-        yield from batch_items(self._items(), self.request, self._ring, self.timestamps, self.stats)
+        yield from assemble(
+            self.positions,
+            int(self.offsets[-1]),
+            self._decode,
+            self.request,
+            self._ring,
+            self.timestamps,
+            self.stats,
+            self._absent,
+        )

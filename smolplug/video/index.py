@@ -1,8 +1,23 @@
-"""Keyframe index of a video, built from packets without decoding, cached on disk.
+"""Frame index of a video: which frames a sequential decode outputs, in which order, and where an
+exact decode can start. Cached on disk.
 
-Frame *i* is the i-th frame in presentation order, i.e. the packet with the i-th smallest
-timestamp; that is also the i-th frame a plain sequential decode outputs. The cache is keyed by
-the file's path and invalidated when its size, mtime or head/tail bytes change.
+**Frame i is the i-th frame a plain sequential decode outputs** (``container.decode(video=0)``,
+what OpenCV, decord and torchcodec users count). Two ways to learn that list:
+
+* ``timing="container"`` — from the demuxed packets alone (no decoding): the frames are the
+  packets in presentation-timestamp order. Used only where the container's timestamps can be
+  trusted to give exactly that order: a container that stores per-packet presentation times
+  (MP4/MOV, Matroska/WebM, MPEG-TS, FLV, ...), every packet timestamped, no duplicates, the first
+  packet a keyframe, and no codec that packs several pictures per packet.
+* ``timing="decoded"`` — otherwise (AVI, elementary streams, broken or duplicate timestamps, a
+  stream that starts mid-GOP, MPEG-4 Part 2 with DivX-style packed B-frames): one sequential
+  decode records every output frame's timestamp and a checksum of its luma, once; the result is
+  cached. A reader that seeks checks every frame it delivers against that checksum.
+
+Frames are identified after a seek by the timestamp the decoder gives them (``pts``); when those
+are missing or not unique, only decoding from the start is exact (``identity="count"``).
+The cache is keyed by the file's path and invalidated when its size, mtime or head/tail bytes
+change.
 """
 
 from __future__ import annotations
@@ -10,19 +25,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import SmolplugError
+from .container import av_error, open_video
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
+
+#: FFmpeg demuxers whose packets carry presentation timestamps of their own
+PTS_CONTAINERS = frozenset(
+    {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpegts", "flv", "nut", "ogg", "mxf", "gxf", "dv"}
+)
+#: codecs whose bitstreams may pack several pictures into one packet (DivX/Xvid packed B-frames):
+#: the decoder's output order cannot be read from packet timestamps
+PACKING_CODECS = frozenset({"mpeg4", "msmpeg4v3", "h263"})
 
 
 class UnindexableError(SmolplugError, ValueError):
-    """The stream's packets carry no usable timestamps (the reader then decodes sequentially)."""
+    """The video cannot be indexed (no decodable video frames)."""
 
 
 def cache_dir() -> Path:
@@ -52,16 +78,24 @@ class VideoIndex:
     path: str
     fingerprint: str
     codec: str
-    width: int
-    height: int
+    width: int  #: coded (stored) width
+    height: int  #: coded (stored) height
     pix_fmt: str
     time_base: Fraction
-    pts: np.ndarray  #: int64 timestamps in presentation order (stream time base)
-    keyframe: np.ndarray  #: bool, frame i is a closed keyframe: exact decoding can start there
+    pts: np.ndarray  #: int64 per frame: the timestamp the decoder gives frame i (identifies it)
+    keyframe: np.ndarray  #: bool per frame: an exact decode can start at frame i (see ``seek_pts``)
     has_b_frames: bool
-    #: bool, the container flags frame i as a keyframe (open-GOP keyframes included: what
+    #: bool per frame: the container flags it a keyframe (open-GOP keyframes included: what
     #: "I-frames" means to hosts such as EvaDB's ``SAMPLE IFRAMES``)
     flagged: np.ndarray | None = None
+    timing: str = "container"  #: "container" (packet timestamps) or "decoded" (a sequential decode)
+    identity: str = "pts"  #: "pts": frames identified by timestamp; "count": only from-start decoding
+    note: str = ""  #: why the container's timestamps were not used, when they were not
+    seconds: np.ndarray | None = None  #: float64 per frame (default: pts x time_base)
+    seek_pts: np.ndarray | None = None  #: int64 per frame: seek target of keyframe i (default pts)
+    crc: np.ndarray | None = None  #: int64 per frame: CRC-32 of the luma plane (-1: none) ("decoded")
+    reorder: int = 0  #: most frames output between a frame and a frame decoded before it
+    orientation: int = 1  #: display orientation of the stream (EXIF numbering 1..8)
 
     @property
     def n_frames(self) -> int:
@@ -70,17 +104,40 @@ class VideoIndex:
     @property
     def timestamps(self) -> np.ndarray:
         """Seconds, float64, per frame."""
+        if self.seconds is not None:
+            return self.seconds
         return self.pts.astype(np.float64) * float(self.time_base)
 
     @property
     def keyframes(self) -> np.ndarray:
+        """Frames where an exact decode can start (seek points)."""
         return np.flatnonzero(self.keyframe)
 
     @property
     def flagged_keyframes(self) -> np.ndarray:
         return np.flatnonzero(self.flagged if self.flagged is not None else self.keyframe)
 
+    @property
+    def transposed(self) -> bool:
+        """The display orientation swaps width and height (rotation by 90 or 270 degrees)."""
+        return self.orientation >= 5
+
+    @property
+    def display_width(self) -> int:
+        return self.height if self.transposed else self.width
+
+    @property
+    def display_height(self) -> int:
+        return self.width if self.transposed else self.height
+
+    def seek_target(self, i: int) -> int:
+        """The timestamp to seek to for an exact decode starting at keyframe ``i``."""
+        return int(self.seek_pts[i] if self.seek_pts is not None else self.pts[i])
+
     def to_json(self) -> dict:
+        def opt(a: np.ndarray | None) -> list | None:
+            return None if a is None else a.tolist()
+
         return {
             "version": INDEX_VERSION,
             "path": self.path,
@@ -94,15 +151,28 @@ class VideoIndex:
             "keyframes": self.keyframes.tolist(),
             "flagged_keyframes": self.flagged_keyframes.tolist(),
             "has_b_frames": self.has_b_frames,
+            "timing": self.timing,
+            "identity": self.identity,
+            "note": self.note,
+            "seconds": opt(self.seconds),
+            "seek_pts": opt(self.seek_pts),
+            "crc": opt(self.crc),
+            "reorder": self.reorder,
+            "orientation": self.orientation,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> VideoIndex:
         pts = np.asarray(d["pts"], np.int64)
-        key = np.zeros(len(pts), bool)
-        key[np.asarray(d["keyframes"], np.int64)] = True
-        flagged = np.zeros(len(pts), bool)
-        flagged[np.asarray(d["flagged_keyframes"], np.int64)] = True
+
+        def mask(key: str) -> np.ndarray:
+            m = np.zeros(len(pts), bool)
+            m[np.asarray(d[key], np.int64)] = True
+            return m
+
+        def opt(key: str, dtype: Any) -> np.ndarray | None:
+            return None if d.get(key) is None else np.asarray(d[key], dtype)
+
         return cls(
             d["path"],
             d["fingerprint"],
@@ -112,61 +182,93 @@ class VideoIndex:
             d["pix_fmt"],
             Fraction(*d["time_base"]),
             pts,
-            key,
+            mask("keyframes"),
             d["has_b_frames"],
-            flagged,
+            mask("flagged_keyframes"),
+            d["timing"],
+            d["identity"],
+            d["note"],
+            opt("seconds", np.float64),
+            opt("seek_pts", np.int64),
+            opt("crc", np.int64),
+            int(d["reorder"]),
+            int(d["orientation"]),
         )
 
 
-def build_index(path: str | os.PathLike[str]) -> VideoIndex:
-    """Demux every packet of the first video stream (no decoding) and index it."""
+# -- display orientation ----------------------------------------------------------------------
+def orientation_of(frame: Any) -> int:
+    """The EXIF orientation (1..8) equivalent to a frame's display matrix, as FFmpeg's
+    ``autorotate`` applies it (rotations by multiples of 90 degrees and their mirror images;
+    any other angle is left alone: 1)."""
+    from av.sidedata.sidedata import Type
+
+    for sd in frame.side_data:
+        if sd.type == Type.DISPLAYMATRIX:
+            m = np.frombuffer(bytes(sd), np.int32)
+            break
+    else:
+        return 1
+    theta = -float(frame.rotation)
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        return 5 if m[3] > 0 else 6
+    if abs(theta - 180) < 1:
+        h, v = m[0] < 0, m[4] < 0
+        return 3 if h and v else 2 if h else 4 if v else 1
+    if abs(theta - 270) < 1:
+        return 7 if m[3] < 0 else 8
+    if abs(theta) < 1 and m[4] < 0:
+        return 4
+    return 1
+
+
+# -- building ---------------------------------------------------------------------------------
+@dataclass
+class _Packets:
+    pts: list[int | None] = field(default_factory=list)
+    dts: list[int | None] = field(default_factory=list)
+    key: list[bool] = field(default_factory=list)
+    discard: list[bool] = field(default_factory=list)
+    error: str = ""
+
+
+def _demux(container: Any, stream: Any) -> _Packets:
     import av
 
-    fp = fingerprint(path)
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise UnindexableError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        ts: list[int] = []
-        keys: list[bool] = []
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue
-                t = packet.pts if packet.pts is not None else packet.dts
-                if t is None:
-                    raise UnindexableError(f"{path}: packets without timestamps")
-                ts.append(int(t))
-                keys.append(bool(packet.is_keyframe))
-        except av.error.FFmpegError:
-            pass  # a truncated/corrupt tail: index what was readable; the reader reports the rest
-        cc = stream.codec_context
-        pts = np.asarray(ts, np.int64)
-        key_decode = _closed_keyframes(pts, np.asarray(keys, bool))
-        order = np.argsort(pts, kind="stable")
-        pts = pts[order]
-        if len(pts) and np.any(np.diff(pts) == 0):
-            raise UnindexableError(f"{path}: duplicate timestamps")
-        key = key_decode[order]
-        flagged = np.asarray(keys, bool)[order]
-        if len(key) and not key[0]:
-            key[0] = True  # decoding from the start of the file always works
-        return VideoIndex(
-            str(Path(path).resolve()),
-            fp,
-            cc.name,
-            cc.width,
-            cc.height,
-            cc.pix_fmt or "",
-            Fraction(stream.time_base),
-            pts,
-            key,
-            bool(cc.has_b_frames),
-            flagged,
-        )
+    pk = _Packets()
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            pk.pts.append(None if packet.pts is None else int(packet.pts))
+            pk.dts.append(None if packet.dts is None else int(packet.dts))
+            pk.key.append(bool(packet.is_keyframe))
+            pk.discard.append(bool(packet.is_discard))
+    except av.error.FFmpegError as exc:  # a truncated/corrupt tail: index what was readable
+        pk.error = str(exc)
+    return pk
 
 
-def _closed_keyframes(pts_decode_order: np.ndarray, key: np.ndarray) -> np.ndarray:
+def _untrusted(fmt: str, codec: str, pk: _Packets) -> str:
+    """Why the packets' timestamps cannot stand for the decoder's output order ("" if they can)."""
+    if fmt not in PTS_CONTAINERS:
+        return f"the {fmt} container stores no presentation timestamps of its own"
+    if codec in PACKING_CODECS:
+        return f"{codec} streams may pack several pictures per packet"
+    if not pk.pts:
+        return ""
+    if any(t is None for t in pk.pts):
+        return "packets without timestamps"
+    kept = [t for t, d in zip(pk.pts, pk.discard, strict=True) if not d]
+    if len(set(kept)) != len(kept):
+        return "duplicate timestamps"
+    if not pk.key[0]:
+        return "the stream does not start with a keyframe"
+    return ""
+
+
+def _closed(pts_decode_order: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Keyframes usable as exact seek points: no later packet (in decode order) shows an earlier
     frame. A keyframe with such "leading" pictures opens an open GOP (x265's default CRA, x264's
     open-gop): after a seek the decoder lacks their references, and trailing frames were seen to
@@ -181,6 +283,165 @@ def _closed_keyframes(pts_decode_order: np.ndarray, key: np.ndarray) -> np.ndarr
     return closed
 
 
+def _reorder_depth(pts_decode_order: np.ndarray) -> int:
+    """The most frames a decoder outputs after a frame and before an earlier-decoded one."""
+    if len(pts_decode_order) < 2:
+        return 0
+    order = np.argsort(np.argsort(pts_decode_order, kind="stable"), kind="stable")  # output position
+    return int(max(0, np.max(np.maximum.accumulate(order) - order)))
+
+
+def luma_crc(frame: Any) -> int:
+    """CRC-32 of the visible bytes of the frame's first plane (-1 for formats not covered)."""
+    from .. import _binding as native
+
+    if frame.format.name not in native.PIX_FORMATS:
+        return -1
+    plane = frame.planes[0]
+    row = frame.width * (3 if frame.format.name == "rgb24" else 1)
+    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, :row]
+    return zlib.crc32(np.ascontiguousarray(rows))
+
+
+def _first_frame(container: Any, stream: Any) -> Any:
+    """The first frame the stream decodes to (None when none does)."""
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError:
+        return None
+    return None
+
+
+def build_index(path: str | os.PathLike[str]) -> VideoIndex:
+    """Index the first video stream of ``path``: demux every packet, and decode the stream once
+    when its timestamps cannot be trusted (see the module docstring)."""
+    import av
+
+    fp = fingerprint(path)
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        fmt = container.format.name
+        cc = stream.codec_context
+        codec, has_b = cc.name, bool(cc.has_b_frames)
+        pk = _demux(container, stream)
+        note = _untrusted(fmt, codec, pk)
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        first = _first_frame(container, stream)
+        if first is None and pk.pts and not note:
+            note = "no frame decodes: frames are the packets, and a reader reports each one's errors"
+        orientation = orientation_of(first) if first is not None else 1
+        width = first.width if first is not None else cc.width
+        height = first.height if first is not None else cc.height
+        pix_fmt = first.format.name if first is not None else (cc.pix_fmt or "")
+        base = dict(
+            path=str(Path(path).resolve()),
+            fingerprint=fp,
+            codec=codec,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            time_base=Fraction(stream.time_base or Fraction(1, 1)),
+            has_b_frames=has_b,
+            orientation=orientation,
+        )
+    if not note or first is None:
+        return _from_packets(pk, base, note)
+    try:
+        return _from_decode(path, pk, base, note)
+    except av.error.FFmpegError as exc:
+        raise av_error(path, exc, "cannot decode") from exc
+
+
+def _from_packets(pk: _Packets, base: dict, note: str = "") -> VideoIndex:
+    if any(t is None for t in pk.pts):  # nothing better to go by than the packets' order
+        pk = _Packets(list(range(len(pk.pts))), pk.dts, pk.key, pk.discard, pk.error)
+    pts_dec = np.asarray(pk.pts, np.int64)
+    key_dec = np.asarray(pk.key, bool)
+    keep = ~np.asarray(pk.discard, bool)
+    closed = _closed(pts_dec, key_dec)
+    order = np.argsort(pts_dec, kind="stable")
+    order = order[keep[order]]
+    pts = pts_dec[order]
+    key = closed[order]
+    if len(key):
+        key[0] = True  # decoding from the start of the file always works
+    return VideoIndex(
+        pts=pts,
+        keyframe=key,
+        flagged=key_dec[order],
+        reorder=_reorder_depth(pts_dec[keep]),
+        note=note,
+        identity="count" if note else "pts",
+        **base,
+    )
+
+
+def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: str) -> VideoIndex:
+    """One sequential decode: the frames in output order, their timestamps and luma CRCs."""
+    import av
+
+    keys: list[int | None] = []
+    crcs: list[int] = []
+    flags: list[bool] = []
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        try:
+            for frame in container.decode(stream):
+                keys.append(None if frame.pts is None else int(frame.pts))
+                crcs.append(luma_crc(frame))
+                flags.append(bool(frame.key_frame))
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the frames a sequential decode outputs are those before it
+    n = len(keys)
+    unique = all(k is not None for k in keys) and len(set(keys)) == n
+    tb = base["time_base"]
+    pts = np.asarray([k if k is not None else -1 for k in keys], np.int64)
+    if unique and n > 1 and np.all(np.diff(pts) > 0):
+        seconds = pts.astype(np.float64) * float(tb)
+    else:
+        t0 = float(pts[0] * tb) if n and keys[0] is not None else 0.0
+        seconds = t0 + np.arange(n, dtype=np.float64) / float(rate)
+    keyframe = np.zeros(n, bool)
+    seek_pts = pts.copy()
+    reorder = max(int(base["has_b_frames"]), 2)
+    if unique:
+        # seek points: keyframe packets whose frame came out and whose GOP is closed in decode
+        # order; a reader verifies every frame it decodes after such a seek against its CRC
+        pos = {k: i for i, k in enumerate(keys)}
+        pts_dec = np.asarray([t if t is not None else np.iinfo(np.int64).min for t in pk.pts], np.int64)
+        closed = _closed(pts_dec, np.asarray(pk.key, bool)) if len(pts_dec) else np.zeros(0, bool)
+        for t, c in zip(pk.pts, closed, strict=True):
+            if c and t is not None and t in pos:
+                keyframe[pos[t]] = True
+        if len(pts_dec):
+            reorder = max(reorder, _reorder_depth(pts_dec))
+    else:
+        note += "; frames have no unique timestamps: exact only when decoded from the start"
+    if n:
+        keyframe[0] = True
+    return VideoIndex(
+        pts=pts,
+        keyframe=keyframe,
+        flagged=np.asarray(flags, bool),
+        timing="decoded",
+        identity="pts" if unique else "count",
+        note=note,
+        seconds=seconds,
+        seek_pts=seek_pts,
+        crc=np.asarray(crcs, np.int64),
+        reorder=reorder,
+        **base,
+    )
+
+
+# -- cache ------------------------------------------------------------------------------------
 def _cache_file(path: str | os.PathLike[str], directory: Path) -> Path:
     key = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()
     return directory / f"{key}.index.json"
@@ -190,9 +451,14 @@ def load_index(path: str | os.PathLike[str], cache: Path | str | None | bool = N
     """The index of ``path``, from the cache when still valid, else built and cached.
 
     :param cache: a directory, None for :func:`cache_dir`, or False to bypass the cache.
+    :raises FileNotFoundError: ``path`` does not exist.
+    :raises DecodeError: a subclass saying why the file cannot be read as a video.
     """
     if cache is False:
         return build_index(path)
+    from .container import check_path
+
+    check_path(path)
     directory = Path(cache) if cache else cache_dir()
     f = _cache_file(path, directory)
     fp = fingerprint(path)
@@ -203,11 +469,20 @@ def load_index(path: str | os.PathLike[str], cache: Path | str | None | bool = N
     except (OSError, ValueError, KeyError, TypeError):
         pass
     index = build_index(path)
+    save_index(index, cache)
+    return index
+
+
+def save_index(index: VideoIndex, cache: Path | str | None | bool = None) -> None:
+    """Write ``index`` to the cache (atomically; a read-only cache is not an error)."""
+    if cache is False:
+        return
+    directory = Path(cache) if cache else cache_dir()
+    f = _cache_file(index.path, directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(index.to_json()))
         tmp.replace(f)  # atomic: concurrent readers never see half a file
     except OSError:
-        pass  # a read-only cache is not an error
-    return index
+        pass

@@ -36,10 +36,14 @@ def plan(index: VideoIndex, wanted: np.ndarray) -> list[Segment]:
     previous wanted one: seeking there skips frames that continuing would decode. ``NONKEY`` is
     used when every target is a keyframe (intra frames need nothing else); ``NONREF`` when the segment is
     sparse: the reader then skips non-reference packets except the targets' own (non-reference
-    frames are never used by other frames, so every target decodes identically).
+    frames are never used by other frames, so every target decodes identically). A video whose
+    frames have no usable timestamps (``identity == "count"``) is one segment from the start with
+    nothing skipped: counting output frames is then the only exact identity.
     """
     if len(wanted) == 0:
         return []
+    if index.identity == "count":  # frames are known only by their place in a from-start decode
+        return [Segment(0, np.asarray(wanted, np.int64), "DEFAULT")]
     keys = index.keyframes
     key_of = keys[np.searchsorted(keys, wanted, side="right") - 1]
     segments: list[Segment] = []

@@ -1,9 +1,15 @@
-"""Low-resolution renditions of a video: same frames, same timestamps, keyframes aligned.
+"""Low-resolution renditions of a video: the same frames at smaller sizes.
 
-``make_renditions`` re-encodes a video at smaller heights with libx264, forcing an IDR frame
-exactly where the source has a keyframe (and nowhere else), so frame *i* and the GOP layout are
-the same in every rendition. A JSON manifest next to the video lists them with the source's
-fingerprint; the reader picks the smallest rendition that still covers a request.
+``make_renditions`` re-encodes a video at smaller heights with libx264: rendition frame *i* is the
+source's frame *i* (the i-th frame of a sequential decode), with the source's display matrix, an
+IDR frame at every seek point of the source (and wherever else libx264's GOP limit puts one), and
+strictly increasing timestamps (the source's seconds where it has them, else the frame rate's), so
+sources with broken timestamps (AVI, packed B-frames) get renditions too.
+
+Renditions and their manifest live in the cache directory by default (``smolplug.video.index
+.cache_dir() / "renditions" / <the source's fingerprint>``): media folders are often read-only or
+shared. ``beside_source=True`` writes ``VIDEO.renditions/`` and ``VIDEO.renditions.json`` next to
+the video instead. The reader picks the smallest rendition that still covers a request.
 """
 
 from __future__ import annotations
@@ -12,13 +18,17 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import SmolplugError
 from ..spec import FrameSpec
-from .index import fingerprint, load_index
+from .index import VideoIndex, cache_dir, fingerprint, load_index
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 class RenditionError(SmolplugError, RuntimeError):
@@ -28,17 +38,42 @@ class RenditionError(SmolplugError, RuntimeError):
 @dataclass(frozen=True)
 class Rendition:
     path: Path
-    width: int
-    height: int
+    width: int  #: stored width
+    height: int  #: stored height
 
 
 def manifest_path(video: str | os.PathLike[str]) -> Path:
+    """The manifest beside the video (``beside_source=True``)."""
     v = Path(video)
     return v.with_name(v.name + ".renditions.json")
 
 
+def cached_manifest_path(video: str | os.PathLike[str]) -> Path:
+    """The manifest in the cache directory, keyed by the video's fingerprint."""
+    return cache_dir() / "renditions" / fingerprint(video)[:20] / "manifest.json"
+
+
 def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
+
+
+def _output_pts(index: VideoIndex) -> tuple[np.ndarray, Fraction]:
+    """Strictly increasing timestamps for the re-encoded frames, in the source's time base when
+    its frame times allow, else in frames."""
+    tb = index.time_base
+    pts = np.round(index.timestamps / float(tb)).astype(np.int64)
+    if len(pts) > 1 and np.any(np.diff(pts) <= 0):
+        return np.arange(len(pts), dtype=np.int64), Fraction(1, 1)
+    return pts, tb
+
+
+def _display_matrix(frame: Any) -> list[int] | None:
+    from av.sidedata.sidedata import Type
+
+    for sd in frame.side_data:
+        if sd.type == Type.DISPLAYMATRIX:
+            return np.frombuffer(bytes(sd), np.int32).tolist()
+    return None
 
 
 def _encode(
@@ -48,61 +83,73 @@ def _encode(
     preset: str,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Re-encode ``src`` to every (path, width, height) with libx264: same frames, same
-    timestamps, an IDR frame exactly at each source keyframe and nowhere else."""
+    """Re-encode ``src`` to every (path, width, height) with libx264, frame by frame in the order
+    a sequential decode outputs them, an IDR frame at each seek point of the source."""
     import av
     from av.video.frame import PictureType
 
+    from .container import av_error, open_video
+
     index = load_index(src)
-    keyset = {int(p) for p in index.pts[index.keyframes]}
-    gaps = [int(b - a) for a, b in zip(index.keyframes[:-1], index.keyframes[1:], strict=True)] or [
-        index.n_frames
-    ]
-    keyint = max(max(gaps), index.n_frames - int(index.keyframes[-1])) + 1
+    n = index.n_frames
+    anchors = set(index.keyframes.tolist())
+    keys = index.keyframes
+    gaps = np.diff(np.append(keys, n)) if len(keys) else np.asarray([n])
+    keyint = int(min(max(int(gaps.max()), 1), 250)) + 1
+    out_pts, out_tb = _output_pts(index)
     outs, streams = [], []
+    done = 0
     try:
-        with av.open(str(src)) as container:
+        with open_video(src) as container:
             vs = container.streams.video[0]
             vs.thread_type = "AUTO"
-            rate = vs.average_rate or vs.guessed_rate or 25
-            for path, w, h in targets:
-                oc = av.open(str(path) + ".tmp", "w", format="mp4")
-                st = oc.add_stream("libx264", rate=rate)
-                st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-                st.time_base = vs.time_base
-                st.codec_context.time_base = vs.time_base
-                st.options = {
-                    "preset": preset,
-                    "crf": str(crf),
-                    "forced-idr": "1",
-                    "x264-params": f"keyint={keyint}:min-keyint=1:scenecut=0",
-                }
-                outs.append(oc)
-                streams.append(st)
-            for done, frame in enumerate(container.decode(vs), start=1):
-                if frame.pts is None:
-                    raise RenditionError(f"{src}: frames without timestamps cannot be re-encoded exactly")
+            rate = vs.average_rate or vs.guessed_rate or Fraction(25)
+            for done, frame in enumerate(container.decode(vs)):
+                if done >= n:
+                    raise RenditionError(f"{src}: decodes to more frames than its index ({n}): re-index it")
+                if not outs:
+                    matrix = _display_matrix(frame)
+                    for path, w, h in targets:
+                        oc = av.open(str(path) + ".tmp", "w", format="mp4")
+                        st = oc.add_stream("libx264", rate=rate)
+                        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+                        st.time_base = out_tb
+                        st.codec_context.time_base = out_tb
+                        st.options = {
+                            "preset": preset,
+                            "crf": str(crf),
+                            "forced-idr": "1",
+                            "x264-params": f"keyint={keyint}:min-keyint=1:scenecut=0",
+                        }
+                        if matrix is not None:
+                            st.set_display_matrix(matrix)
+                        outs.append(oc)
+                        streams.append(st)
                 for (_, w, h), oc, st in zip(targets, outs, streams, strict=True):
                     scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
-                    scaled.pts, scaled.time_base = frame.pts, vs.time_base
-                    scaled.pict_type = PictureType.I if int(frame.pts) in keyset else PictureType.NONE
+                    scaled.pts, scaled.time_base = int(out_pts[done]), out_tb
+                    scaled.pict_type = PictureType.I if done in anchors else PictureType.NONE
                     for p in st.encode(scaled):
                         oc.mux(p)
                 if progress:
-                    progress(done, index.n_frames)
+                    progress(done + 1, n)
             for oc, st in zip(outs, streams, strict=True):
                 for p in st.encode():
                     oc.mux(p)
+    except av.error.FFmpegError as exc:
+        raise RenditionError(str(av_error(src, exc, "cannot re-encode"))) from exc
     finally:
         for oc in outs:
             oc.close()
+    if outs and done + 1 != n:
+        raise RenditionError(f"{src}: decoded {done + 1} frames, its index has {n}")
     for path, _, _ in targets:
         Path(str(path) + ".tmp").replace(path)
         check = load_index(path)
-        if check.n_frames != index.n_frames or check.keyframes.tolist() != index.keyframes.tolist():
+        if check.n_frames != n or not set(index.keyframes.tolist()) <= set(check.keyframes.tolist()):
             raise RenditionError(
                 f"{path}: {check.n_frames} frames, keyframes {check.keyframes[:5].tolist()}...: "
-                f"does not match the source ({index.n_frames} frames)"
+                f"does not match the source ({n} frames)"
             )
 
 
@@ -130,8 +177,12 @@ def make_renditions(
     crf: int = 20,
     preset: str = "veryfast",
     progress: Callable[[int, int], None] | None = None,
+    *,
+    beside_source: bool = False,
 ) -> list[Rendition]:
-    """Encode renditions of ``video`` at ``heights`` (smaller than the source) and write the manifest."""
+    """Encode renditions of ``video`` at stored ``heights`` (smaller than the source) and write
+    their manifest: in the cache directory (default), beside the video (``beside_source``), or
+    in ``out_dir`` (the manifest then goes to the cache directory)."""
     src = Path(video)
     index = load_index(src)
     heights = sorted({int(h) for h in heights}, reverse=True)
@@ -139,14 +190,19 @@ def make_renditions(
         raise RenditionError(
             f"heights must be in 2..{index.height - 1} (the source is {index.height} px high)"
         )
-    out = Path(out_dir) if out_dir else src.with_name(src.name + ".renditions")
+    if beside_source:
+        manifest = manifest_path(src)
+        out = Path(out_dir) if out_dir else src.with_name(src.name + ".renditions")
+    else:
+        manifest = cached_manifest_path(src)
+        out = Path(out_dir) if out_dir else manifest.parent
     out.mkdir(parents=True, exist_ok=True)
     rends = [
         Rendition(out / f"{src.stem}.{h}p.mp4", _even(index.width * h / index.height), _even(h))
         for h in heights
     ]
     _encode(src, [(r.path, r.width, r.height) for r in rends], crf, preset, progress)
-    manifest = {
+    doc = {
         "version": MANIFEST_VERSION,
         "source": src.name,
         "fingerprint": fingerprint(src),
@@ -154,43 +210,59 @@ def make_renditions(
         "height": index.height,
         "frames": index.n_frames,
         "renditions": [
-            {"path": os.path.relpath(r.path, src.parent), "width": r.width, "height": r.height} for r in rends
+            {"path": os.path.relpath(r.path, manifest.parent), "width": r.width, "height": r.height}
+            for r in rends
         ],
     }
-    manifest_path(src).write_text(json.dumps(manifest, indent=2))
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(manifest)
     return rends
 
 
 def list_renditions(video: str | os.PathLike[str]) -> list[Rendition]:
-    """Renditions from the manifest, if it exists and still matches the video (else none)."""
+    """Renditions from the manifest (cache directory, then beside the video), if it exists and
+    still matches the video (else none)."""
     src = Path(video)
-    try:
-        m = json.loads(manifest_path(src).read_text())
-    except (OSError, ValueError):
-        return []
-    if m.get("version") != MANIFEST_VERSION or m.get("fingerprint") != fingerprint(src):
-        return []
-    found = []
-    for r in m.get("renditions", []):
-        p = (src.parent / r["path"]).resolve()
-        if p.is_file():
-            found.append(Rendition(p, int(r["width"]), int(r["height"])))
-    return sorted(found, key=lambda r: r.height)
+    fp = fingerprint(src)
+    for manifest in (cached_manifest_path(src), manifest_path(src)):
+        try:
+            m = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if m.get("version") != MANIFEST_VERSION or m.get("fingerprint") != fp:
+            continue
+        found = []
+        for r in m.get("renditions", []):
+            p = (manifest.parent / r["path"]).resolve()
+            if p.is_file():
+                found.append(Rendition(p, int(r["width"]), int(r["height"])))
+        return sorted(found, key=lambda r: r.height)
+    return []
 
 
 def pick_rendition(
-    video: str | os.PathLike[str], spec: FrameSpec, src_w: int, src_h: int, headroom: float = 1.0
+    video: str | os.PathLike[str],
+    spec: FrameSpec,
+    src_w: int,
+    src_h: int,
+    headroom: float = 1.0,
+    transposed: bool = False,
 ) -> tuple[Rendition | None, FrameSpec]:
-    """The smallest rendition covering the request (ROI mapped into its coordinates), or None."""
+    """The smallest rendition covering the request (ROI mapped into its coordinates), or None.
+    ``src_w`` x ``src_h`` is the source in the request's coordinates: as displayed, ``transposed``
+    when that swaps the stored width and height (renditions are stored like their source)."""
     from ..geometry import compute_geometry
 
     g = compute_geometry(spec, src_w, src_h)
     for r in list_renditions(video):
-        sx, sy = r.width / src_w, r.height / src_h
+        rw, rh = (r.height, r.width) if transposed else (r.width, r.height)
+        sx, sy = rw / src_w, rh / src_h
         if g.sw * sx >= g.dw * headroom and g.sh * sy >= g.dh * headroom:
             roi = None
             if spec.roi is not None:
                 x, y, w, h = spec.roi
-                roi = (x * sx, y * sy, min(w * sx, r.width - x * sx), min(h * sy, r.height - y * sy))
+                roi = (x * sx, y * sy, min(w * sx, rw - x * sx), min(h * sy, rh - y * sy))
             return r, spec.replace(roi=roi)
     return None, spec

@@ -1,0 +1,348 @@
+"""Decoding runs: seek to a seek point (or start over), feed packets, identify the frames that
+come out, and account for every wanted frame — delivered intact, delivered or refused as damaged,
+or missing with the reason.
+
+Identity: a frame is the index's frame whose timestamp it carries (``identity="pts"``), or, for
+videos without usable timestamps, its place in a from-start decode (``identity="count"``). After a
+seek, nothing counts until the seek point's own frame has come out (the anchor).
+
+Damage: FFmpeg reports some errors when a packet is sent (the packet's frame never comes out)
+and flags others on the frame (``is_corrupt``: concealment), but a frame *predicted* from a
+damaged one comes out unflagged, with wrong pixels. So damage is tracked in decode order: a frame
+is damaged when an error occurred at or before its packet with no clean closed keyframe in
+between. A frame decoded after a damaged one may come out before it (a B-frame displayed before
+its reference), so frames are held until ``reorder + 1`` later frames have come out (or the run
+ends) before their status is decided.
+
+Exactness after a seek: where the index came from a sequential decode (untrusted timestamps), it
+holds a CRC of every frame's luma; every frame decoded after a seek is checked against it, and a
+seek point that gives a different frame is abandoned for an earlier one (ultimately the start).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import Status
+from ..readers import ReaderStats
+from .container import open_video
+from .index import VideoIndex, luma_crc, save_index
+from .plan import Segment, plan
+
+
+@dataclass
+class Decoded:
+    """One wanted frame's outcome."""
+
+    index: int
+    frame: Any  #: the av.VideoFrame (None when not delivered)
+    status: Status  #: OK, WARNING (damaged, delivered), CORRUPT (damaged, refused) or MISSING
+    message: str = ""
+
+
+@dataclass
+class _Run:
+    """What one decoding run learnt (besides the frames it yielded)."""
+
+    anchored: bool = False
+    inexact: bool = False  #: a frame decoded after the seek differs from the sequential decode
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Held:
+    pos: int
+    frame: Any
+    dec: int | None  #: decode index of the frame's packet in this run (None: unknown)
+    out: int  #: frames output in this run when it came out
+    flagged: bool  #: FFmpeg flagged the frame itself
+
+
+class VideoDecoder:
+    """Decodes the wanted frames of one file (a source video or one of its renditions)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        index: VideoIndex,
+        stats: ReaderStats,
+        *,
+        strict: bool = True,
+        lowres: int = 0,
+        cache: Path | str | None | bool = None,
+    ):
+        import av
+
+        self._av = av
+        self.path = Path(path)
+        self.index = index
+        self.stats = stats
+        self.strict = strict
+        self.lowres = lowres
+        self.cache = cache
+        self.seeks = 0
+        self._container: Any = None
+        self._pos = {int(t): i for i, t in enumerate(index.pts)} if index.identity == "pts" else {}
+        self._hold = index.reorder + 1
+
+    # -- container ------------------------------------------------------------------------------
+    def _open(self) -> Any:
+        if self._container is None:
+            self._container = open_video(self.path)
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if self.lowres:
+                stream.codec_context.options = {"lowres": str(self.lowres)}
+        return self._container
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    # -- public ---------------------------------------------------------------------------------
+    def frames(self, wanted: np.ndarray) -> Iterator[Decoded]:
+        """One :class:`Decoded` per frame of ``wanted`` (ascending, unique), mostly ascending."""
+        for seg in plan(self.index, np.asarray(wanted, np.int64)):
+            yield from self._segment(seg)
+
+    # -- segments -------------------------------------------------------------------------------
+    def _chain(self, start: int) -> list[int]:
+        """Seek points to try for a segment: its own, then ever earlier ones, ending at 0 (from
+        the start: always exact)."""
+        keys = self.index.keyframes
+        k = int(np.searchsorted(keys, start))
+        earlier = [int(keys[max(k - 2**j, 0)]) for j in range(40) if k - 2 ** (j - 1) > 0]
+        return list(dict.fromkeys([start, *earlier, 0]))
+
+    def _segment(self, seg: Segment) -> Iterator[Decoded]:
+        remaining = {int(t) for t in seg.targets}
+        errors: list[str] = []
+        modes = [seg.skip] if seg.skip == "DEFAULT" else [seg.skip, "DEFAULT"]
+        for skip in modes:  # a target skipped as a non-reference frame is decoded again without skipping
+            for seek_to in self._chain(seg.start):
+                if not remaining:
+                    break
+                if seek_to > min(remaining) or (seek_to and not self.index.keyframe[seek_to]):
+                    continue
+                run = _Run()
+                for d in self._run(sorted(remaining), seek_to, skip, run):
+                    remaining.discard(d.index)
+                    yield d
+                errors += run.errors
+                if run.inexact:
+                    self._abandon(seek_to)
+                elif run.anchored:
+                    break
+            if not remaining:
+                return
+        reason = (
+            "; ".join(dict.fromkeys(errors[:3]))
+            or "the decoder did not produce this frame (missing or undecodable data)"
+        )
+        for t in sorted(remaining):
+            yield Decoded(t, None, Status.MISSING, reason)
+
+    def _abandon(self, seek_to: int) -> None:
+        """A seek point gave a frame unlike the sequential decode's: never use it again."""
+        if seek_to > 0 and self.index.keyframe[seek_to]:
+            self.index.keyframe[seek_to] = False
+            save_index(self.index, self.cache)
+
+    # -- one run --------------------------------------------------------------------------------
+    def _run(self, targets: list[int], seek_to: int, skip: str, run: _Run) -> Iterator[Decoded]:
+        av, ix = self._av, self.index
+        if seek_to == 0:
+            self.close()  # decoding from the very start needs no seek: a fresh decoder
+        container = self._open()
+        stream = container.streams.video[0]
+        if seek_to > 0:
+            container.seek(ix.seek_target(seek_to), stream=stream, backward=True, any_frame=False)
+            self.seeks += 1
+        cc = stream.codec_context
+        by_pts = ix.identity == "pts"
+        verify = ix.crc is not None and seek_to > 0 and not self.lowres
+        wanted = set(targets)
+        last = targets[-1]
+        per_packet = skip == "NONREF"  # skip non-reference frames except the targets themselves
+        target_pts = {int(ix.pts[i]) for i in targets} if per_packet else set()
+        cc.skip_frame = "DEFAULT" if per_packet else skip
+        run.anchored = seek_to == 0
+        state = _Damage()
+        dec_of: dict[int, int] = {}  # packet pts -> decode index in this run
+        came_out: set[int] = set()  # decode indices whose frame came out
+        held: deque[_Held] = deque()
+        d = -1
+        outputs = 0
+        count = -1
+        last_pos = -1
+        stop = drained = False
+
+        def take(frame: Any, flushing: bool = False) -> None:
+            nonlocal outputs, count, last_pos, stop
+            outputs += 1
+            if by_pts:
+                pos = None if frame.pts is None else self._pos.get(int(frame.pts))
+                dec = None if frame.pts is None else dec_of.get(int(frame.pts))
+                if dec is not None:
+                    came_out.add(dec)
+            else:
+                count += 1
+                pos, dec = count, None
+            if not (flushing and (pos is None or pos > last)):
+                # frames past the last wanted one come out only when the decoder is flushed: decoder
+                # threads decode a few frames ahead in any reader, they are not counted
+                self.stats.frames_decoded += 1
+                self.stats.pixels_decoded += frame.width * frame.height
+            if pos is None:
+                return
+            if not run.anchored:
+                if pos == seek_to:
+                    run.anchored = True
+                elif pos > seek_to:
+                    stop = True  # overshot the seek point's frame: the seek landed after it
+                    return
+                else:
+                    return  # a frame before the seek point (leading picture): not ours
+            if pos <= last_pos:
+                return
+            last_pos = pos
+            flagged = bool(frame.is_corrupt)
+            if flagged:
+                state.error(dec if dec is not None else d, "FFmpeg flagged it as decoded with errors")
+            if pos in wanted:
+                held.append(_Held(pos, frame, dec, outputs, flagged))
+            if pos >= last:
+                stop = True
+
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    d += 1
+                    if packet.pts is not None:
+                        t = int(packet.pts)
+                        dec_of[t] = d
+                        if packet.is_keyframe and by_pts:
+                            p = self._pos.get(t)
+                            if p is not None and ix.keyframe[p]:
+                                state.keyframe(d)
+                    if per_packet:
+                        # FFmpeg reads skip_frame per packet: a target packet is always decoded
+                        want = "DEFAULT" if packet.pts is None or int(packet.pts) in target_pts else "NONREF"
+                        if cc.skip_frame != want:
+                            cc.skip_frame = want
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # a damaged packet: its frame never comes out
+                    # with frame threads the error may belong to a packet sent up to a few earlier
+                    first = max(0, d - max(cc.thread_count, 1) + 1)
+                    state.error(first, f"decoder error near pts {packet.pts}", upto=d)
+                    run.errors.append(f"decoder error near pts {packet.pts}: {exc}")
+                    continue
+                for frame in frames:
+                    if stop:  # decoded ahead by decoder threads: not wanted, not counted
+                        break
+                    take(frame)
+                yield from self._release(held, outputs - self._hold, state, verify, run)
+                if stop or run.inexact:
+                    break
+            else:
+                drained = True  # the end of the stream: PyAV's last (empty) packet flushed the decoder
+        except av.error.FFmpegError as exc:  # the demuxer gave up (truncated or damaged file)
+            state.error(d + 1, "the file is damaged or truncated here")
+            run.errors.append(f"the file ends or is damaged after packet {d}: {exc}")
+        finally:
+            cc.skip_frame = "DEFAULT"
+        if not run.inexact and not drained and self._unsettled(held, dec_of, came_out, state):
+            try:  # flush: frames already sent come out (their damage included), nothing more is read
+                for frame in cc.decode(None):
+                    take(frame, flushing=True)
+            except av.error.EOFError:
+                pass
+            except av.error.FFmpegError as exc:
+                state.error(d, "decoder error while flushing")
+                run.errors.append(f"decoder error: {exc}")
+        yield from self._release(held, None, state, verify, run)
+
+    def _unsettled(
+        self, held: deque[_Held], dec_of: dict[int, int], came_out: set[int], state: _Damage
+    ) -> bool:
+        """Could a frame still inside the decoder (decoded before a held frame, shown after it:
+        its reference) turn out damaged? Then the decoder is flushed to find out; otherwise the
+        frames in flight are left alone (a seek discards them)."""
+        if not held:
+            return False
+        if any(h.dec is None for h in held):
+            return True
+        errored = {e for e, _ in state.errors}
+        for t, dec in dec_of.items():
+            if dec in came_out or dec in errored:
+                continue
+            pos = self._pos.get(t)
+            if pos is not None and any(dec < h.dec and pos > h.pos for h in held):
+                return True
+        return False
+
+    def _release(
+        self, held: deque[_Held], upto: int | None, state: _Damage, verify: bool, run: _Run
+    ) -> Iterator[Decoded]:
+        """Decide the status of held frames that are final: ``reorder + 1`` frames came out after
+        them (``upto``), or the run is over (None)."""
+        while held and (upto is None or held[0].out <= upto) and not run.inexact:
+            h = held.popleft()
+            reason = state.reason(h.dec) or ("FFmpeg flagged it as decoded with errors" if h.flagged else "")
+            if reason:
+                msg = f"frame {h.pos} is damaged: {reason}"
+                if self.strict:
+                    yield Decoded(h.pos, None, Status.CORRUPT, msg + " (strict=False delivers its pixels)")
+                else:
+                    yield Decoded(h.pos, h.frame, Status.WARNING, msg)
+                continue
+            if verify:
+                want = int(self.index.crc[h.pos])
+                if want != -1 and luma_crc(h.frame) != want:
+                    run.inexact = True  # this seek point is not exact: the caller tries an earlier one
+                    held.clear()
+                    return
+            yield Decoded(h.pos, h.frame, Status.OK)
+
+
+class _Damage:
+    """Damage seen in one run, in decode order: errors and the clean closed keyframes after them."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, str]] = []
+        self.keys: list[int] = []
+
+    def error(self, dec: int, why: str, upto: int | None = None) -> None:
+        """Damage from packet ``dec`` on (it may be any packet in ``dec..upto``: none of those
+        keyframes is clean)."""
+        self.errors.append((dec, why))
+        if upto is not None:
+            self.keys = [k for k in self.keys if not dec <= k <= upto]
+
+    def keyframe(self, dec: int) -> None:
+        self.keys.append(dec)
+
+    def reason(self, dec: int | None) -> str:
+        """Why a frame whose packet has decode index ``dec`` is damaged ("" when it is not).
+        Unknown ``dec``: damaged if anything went wrong in the run so far (conservative)."""
+        if not self.errors:
+            return ""
+        if dec is None:
+            return self.errors[-1][1]
+        bad = {e for e, _ in self.errors}
+        for e, why in sorted(self.errors, reverse=True):
+            if e > dec:
+                continue
+            if any(e < k <= dec and k not in bad for k in self.keys):
+                return ""  # a clean closed keyframe since: nothing before it is referenced
+            return why if e == dec else f"decoded from a damaged frame ({why})"
+        return ""
