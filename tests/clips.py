@@ -1,4 +1,5 @@
-"""Generated test clips (PyAV encoders): chosen GOPs, B-frames, open/closed GOPs, VFR."""
+"""Generated test clips (PyAV encoders): chosen GOPs, B-frames, open/closed GOPs, VFR, start
+times, display rotation. ``tests/media.py`` builds its corpus on :func:`make_clip`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 
 
 def moving_frame(i: int, w: int, h: int) -> np.ndarray:
-    """Every frame differs (a moving block, a frame-number bar), so an off-by-one shows."""
+    """Every frame differs (a moving block, a frame-number bar), so an off-by-one shows. The
+    background is a gradient (red grows to the right, green downwards), so every rotation and
+    mirror of the image is distinguishable."""
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)), np.full_like(xx, 96)], -1)
     x0, y0 = (i * 3) % max(w - 24, 1), (i * 2) % max(h - 16, 1)
@@ -30,13 +33,29 @@ def make_clip(
     options: dict | None = None,
     vfr: bool = False,
     pix_fmt: str = "yuv420p",
+    *,
+    first_pts: int = 0,
+    rotation: int | None = None,
+    container_format: str | None = None,
+    x264_params: str = "",
 ) -> Path:
+    """Encode ``n`` :func:`moving_frame` frames into ``path`` (container from the extension, or
+    ``container_format``).
+
+    :param first_pts: timestamp (in frames) of the first frame: negative makes the MP4/MOV muxer
+        write an edit list that trims those frames, positive a non-zero start time.
+    :param rotation: display rotation (degrees counter-clockwise) stored as the stream's display
+        matrix; the frames themselves are encoded unrotated.
+    :param x264_params: extra ``key=value:...`` x264 parameters (e.g. ``b-pyramid=normal``).
+    """
     import av
 
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", format=container_format) as out:
         s = out.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        if rotation is not None:
+            s.set_display_rotation(rotation)
         opts = dict(options or {})
         if codec == "libx265":
             opts.setdefault(
@@ -47,6 +66,8 @@ def make_clip(
             params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}"
             if opts.pop("open_gop", False):
                 params += ":open-gop=1"
+            if x264_params:
+                params += ":" + x264_params
             opts.setdefault("x264-params", params)
             opts.setdefault("preset", "veryfast")
         else:
@@ -65,7 +86,7 @@ def make_clip(
                 frame.time_base = Fraction(1, 1000)
                 t += int(rng.integers(20, 90))
             else:
-                frame.pts = i
+                frame.pts = first_pts + i
                 frame.time_base = Fraction(1, fps)
             for p in s.encode(frame):
                 out.mux(p)
