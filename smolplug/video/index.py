@@ -229,7 +229,7 @@ class _Packets:
     pts: list[int | None] = field(default_factory=list)
     dts: list[int | None] = field(default_factory=list)
     key: list[bool] = field(default_factory=list)
-    discard: list[bool] = field(default_factory=list)
+    discard: list[bool] = field(default_factory=list)  #: no frame comes out (edit list, hidden frame)
     error: str = ""
 
 
@@ -237,6 +237,8 @@ def _demux(container: Any, stream: Any) -> _Packets:
     import av
 
     pk = _Packets()
+    codec = stream.codec_context.name
+    vpx = codec in ("vp8", "vp9")
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
@@ -244,10 +246,44 @@ def _demux(container: Any, stream: Any) -> _Packets:
             pk.pts.append(None if packet.pts is None else int(packet.pts))
             pk.dts.append(None if packet.dts is None else int(packet.dts))
             pk.key.append(bool(packet.is_keyframe))
-            pk.discard.append(bool(packet.is_discard))
+            pk.discard.append(bool(packet.is_discard) or (vpx and not _vpx_shows(codec, memoryview(packet))))
     except av.error.FFmpegError as exc:  # a truncated/corrupt tail: index what was readable
         pk.error = str(exc)
     return pk
+
+
+def _vpx_shows(codec: str, data: memoryview) -> bool:
+    """Does a VP8/VP9 packet show a frame? Hidden frames (alt-ref, golden updates) are decoded
+    but never output; VP9 packs them with a shown frame into a superframe, VP8 cannot."""
+    if len(data) < 1:
+        return False
+    if codec == "vp8":
+        return bool(data[0] & 0x10)  # frame tag: show_frame bit
+    frames = [data]
+    marker = data[-1]
+    if marker & 0xE0 == 0xC0:  # superframe index at the end
+        n, size_bytes = (marker & 7) + 1, ((marker >> 3) & 3) + 1
+        index_len = 2 + size_bytes * n
+        if len(data) >= index_len and data[-index_len] == marker:
+            frames, at = [], 0
+            for k in range(n):
+                o = len(data) - index_len + 1 + k * size_bytes
+                size = int.from_bytes(data[o : o + size_bytes], "little")
+                frames.append(data[at : at + size])
+                at += size
+    for f in frames:
+        if len(f) < 1:
+            continue
+        b = f[0]
+        if b >> 6 != 2:  # frame_marker
+            return True  # not a header we read: assume it shows
+        profile = ((b >> 5) & 1) | (((b >> 4) & 1) << 1)
+        bit = 3 if profile < 3 else 2  # the next bit: show_existing_frame (after reserved_zero)
+        if (b >> bit) & 1:
+            return True  # show_existing_frame
+        if (b >> (bit - 2)) & 1:  # frame_type, then show_frame
+            return True
+    return False
 
 
 def _untrusted(fmt: str, codec: str, pk: _Packets) -> str:
