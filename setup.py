@@ -2,7 +2,9 @@
 
 * cffi compiles native/ into smolplug._native;
 * ``smolplug-autoload.pth`` is placed at the root of site-packages, so ``SMOLPLUG=1`` in the
-  environment enables the host adapters at interpreter start-up (see smolplug/adapters).
+  environment enables the host adapters at interpreter start-up: its line imports only the
+  top-level module ``smolplug_autoload`` (standard library only, a py-module of this
+  distribution), which loads an adapter when its host module is imported (docs/adapters.md).
 """
 
 from pathlib import Path

@@ -7,7 +7,9 @@ is imported (or at once if it already is) and restores every patched attribute o
 
 ``SMOLPLUG=1`` in the environment enables every registered adapter at interpreter start-up
 (through ``smolplug-autoload.pth``, like OpenTelemetry's auto-instrumentation);
-``SMOLPLUG=noscope_ref,evadb`` enables only the named ones. In code::
+``SMOLPLUG=noscope_ref,evadb`` enables only the named ones. Start-up only watches the host
+modules (the top-level module ``smolplug_autoload``, standard library only); an adapter and
+smolplug are imported when its host module is. In code::
 
     from smolplug.adapters import enable
     enable("evadb")            # or enable() for all of them
@@ -16,19 +18,19 @@ is imported (or at once if it already is) and restores every patched attribute o
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
+import smolplug_autoload as startup
+
 from ..errors import PluginError
 
-GROUP = "smolplug.adapters"
+GROUP = startup.ADAPTERS_GROUP
+TARGETS_GROUP = startup.TARGETS_GROUP  # name -> host module, read at start-up without importing
 
 
 class Patcher:
@@ -66,7 +68,8 @@ class Adapter:
 
     @property
     def enabled(self) -> bool:
-        return self._patcher is not None or self._pending
+        """Patched, or waiting for the host (here or in the start-up watcher)."""
+        return self._patcher is not None or self._pending or startup.waiting(self.name) is not None
 
     @property
     def active(self) -> bool:
@@ -90,6 +93,7 @@ class Adapter:
     def disable(self) -> None:
         """Restore everything the adapter replaced."""
         self._pending = False
+        startup.cancel(self.name)
         _hook.unwatch(self.target, self._on_import)
         if self._patcher is not None:
             self._patcher.undo()
@@ -118,73 +122,20 @@ class Adapter:
         self.disable()
 
 
-# -- post-import hooks ---------------------------------------------------------------------------
-class _PostImportHook(importlib.abc.MetaPathFinder):
-    """Runs callbacks right after a watched module has executed (like wrapt's post-import hooks)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._watch: dict[str, list[Callable[[ModuleType], None]]] = {}
-        self._busy: set[str] = set()
-
-    def watch(self, name: str, callback: Callable[[ModuleType], None]) -> None:
-        with self._lock:
-            self._watch.setdefault(name, []).append(callback)
-            if self not in sys.meta_path:
-                sys.meta_path.insert(0, self)
-
-    def unwatch(self, name: str, callback: Callable[[ModuleType], None]) -> None:
-        with self._lock:
-            cbs = self._watch.get(name, [])
-            if callback in cbs:
-                cbs.remove(callback)
-            if not cbs:
-                self._watch.pop(name, None)
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in self._watch or fullname in self._busy:
-            return None
-        self._busy.add(fullname)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            self._busy.discard(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_notify(module: ModuleType) -> None:
-            exec_module(module)
-            for cb in list(self._watch.get(fullname, [])):
-                cb(module)
-
-        spec.loader = _Loader(loader, exec_and_notify)
-        return spec
-
-
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner: Any, exec_module: Callable[[ModuleType], None]):
-        self._inner = inner
-        self._exec = exec_module
-
-    def create_module(self, spec: Any) -> Any:
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._exec(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-_hook = _PostImportHook()
+# one post-import hook for start-up and for enable() (a finder on sys.meta_path)
+_hook = startup.hook
 
 
 # -- registry ------------------------------------------------------------------------------------
 def available() -> dict[str, str]:
     """Registered adapters: name -> module (entry-point group ``smolplug.adapters``)."""
     return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+
+
+def declared_targets() -> dict[str, str]:
+    """Host modules declared for the registered adapters (entry-point group
+    ``smolplug.adapter_targets``): what the start-up watcher waits for."""
+    return {ep.name: ep.value for ep in entry_points(group=TARGETS_GROUP)}
 
 
 def get(name: str) -> Adapter:
@@ -194,10 +145,15 @@ def get(name: str) -> Adapter:
         raise PluginError(
             f"no smolplug adapter named {name!r} (registered: {', '.join(sorted(table)) or 'none'})"
         )
-    module = importlib.import_module(table[name].split(":")[0])
+    return load(name, table[name])
+
+
+def load(name: str, value: str) -> Adapter:
+    """The adapter of entry point ``name = value`` (``value``: the module defining ``adapter``)."""
+    module = importlib.import_module(value.split(":")[0].strip())
     adapter = getattr(module, "adapter", None)
     if not isinstance(adapter, Adapter):
-        raise PluginError(f"{table[name]} does not define an Adapter named 'adapter'")
+        raise PluginError(f"{value} does not define an Adapter named 'adapter'")
     return adapter
 
 
@@ -212,13 +168,12 @@ def disable(*names: str) -> None:
 
 
 def enable_from_env(value: str, *, warn: Callable[[str], None] | None = None) -> list[Adapter]:
-    """``SMOLPLUG`` semantics: "1"/"true"/"all" enables all adapters; a comma list names them."""
-    v = value.strip().lower()
-    if v in ("", "0", "false", "off", "no"):
+    """``SMOLPLUG`` semantics, enabling here and now (start-up uses ``smolplug_autoload.start``,
+    which imports an adapter only with its host): "1"/"true"/"all" enables all adapters; a
+    comma list names them."""
+    names = startup.parse(value)
+    if names is None:
         return []
-    names: Iterable[str] = (
-        () if v in ("1", "true", "on", "yes", "all") else [n.strip() for n in v.split(",") if n.strip()]
-    )
     out = []
     for n in names or sorted(available()):
         try:

@@ -1,8 +1,7 @@
-"""Imported at interpreter start-up by ``smolplug-autoload.pth`` when ``SMOLPLUG`` is set:
-enables the host adapters it names (all registered ones for ``SMOLPLUG=1``)."""
+"""What a ``smolplug-autoload.pth`` written by an earlier smolplug imports at start-up: it starts
+the same watcher as the current line, after importing the whole package (that line predates
+``smolplug_autoload``). ``smolplug adapters --install-autoload`` replaces it."""
 
-import os
+import smolplug_autoload
 
-from .adapters import enable_from_env
-
-enabled = enable_from_env(os.environ.get("SMOLPLUG", ""))
+enabled = smolplug_autoload.start()
