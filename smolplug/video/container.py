@@ -75,3 +75,20 @@ def open_video(path: str | os.PathLike[str]) -> Any:
         container.close()
         raise UnsupportedFormatError(f"{p}: no decoder for its video stream")
     return container
+
+
+def decoded_frames(container: Any, stream: Any) -> Any:
+    """``container.decode(stream)``, except that PyAV's end-of-stream step failing (an
+    IndexError when damaged data made the demuxer add streams) still flushes the decoder."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            yield from packet.decode()  # the last (empty) packet flushes the decoder
+        return
+    except IndexError:
+        pass
+    try:
+        yield from stream.codec_context.decode(None)
+    except av.error.EOFError:
+        pass

@@ -226,13 +226,16 @@ class VideoDecoder:
             for packet in container.demux(stream):
                 if packet.size:
                     d += 1
+                    if packet.is_corrupt:  # the demuxer saw damage (MPEG-TS continuity errors, ...)
+                        state.error(d, "the container flagged its data as damaged", upto=d)
+                        run.errors.append(f"damaged packet near pts {packet.pts}")
                     if packet.pts is not None:
                         t = int(packet.pts)
                         dec_of[t] = d
                         if packet.is_keyframe and by_pts:
                             p = self._pos.get(t)
                             if p is not None and ix.keyframe[p]:
-                                state.keyframe(d)
+                                state.keyframe(d, p, self._ends_damage(p))
                     if per_packet:
                         # FFmpeg reads skip_frame per packet: a target packet is always decoded
                         want = "DEFAULT" if packet.pts is None or int(packet.pts) in target_pts else "NONREF"
@@ -258,6 +261,8 @@ class VideoDecoder:
         except av.error.FFmpegError as exc:  # the demuxer gave up (truncated or damaged file)
             state.error(d + 1, "the file is damaged or truncated here")
             run.errors.append(f"the file ends or is damaged after packet {d}: {exc}")
+        except IndexError:  # PyAV's end-of-stream flush fails when damage made the demuxer add streams
+            pass
         finally:
             cc.skip_frame = "DEFAULT"
         if not run.inexact and not drained and self._unsettled(held, dec_of, came_out, state):
@@ -270,6 +275,15 @@ class VideoDecoder:
                 state.error(d, "decoder error while flushing")
                 run.errors.append(f"decoder error: {exc}")
         yield from self._release(held, None, state, verify, run)
+
+    def _ends_damage(self, pos: int) -> str:
+        """How the keyframe at ``pos`` ends damage before it (see :meth:`_Damage.keyframe`)."""
+        from .index import NONREF_B_CODECS
+
+        closed = self.index.closed
+        if closed is None or closed[pos]:
+            return "decoded"
+        return "shown" if self.index.codec in NONREF_B_CODECS else ""
 
     def _unsettled(
         self, held: deque[_Held], dec_of: dict[int, int], came_out: set[int], state: _Damage
@@ -297,7 +311,9 @@ class VideoDecoder:
         them (``upto``), or the run is over (None)."""
         while held and (upto is None or held[0].out <= upto) and not run.inexact:
             h = held.popleft()
-            reason = state.reason(h.dec) or ("FFmpeg flagged it as decoded with errors" if h.flagged else "")
+            reason = state.reason(h.dec, h.pos) or (
+                "FFmpeg flagged it as decoded with errors" if h.flagged else ""
+            )
             if reason:
                 msg = f"frame {h.pos} is damaged: {reason}"
                 if self.strict:
@@ -319,21 +335,25 @@ class _Damage:
 
     def __init__(self) -> None:
         self.errors: list[tuple[int, str]] = []
-        self.keys: list[int] = []
+        self.keys: list[tuple[int, int, bool]] = []  #: (decode index, position, closed)
 
     def error(self, dec: int, why: str, upto: int | None = None) -> None:
         """Damage from packet ``dec`` on (it may be any packet in ``dec..upto``: none of those
         keyframes is clean)."""
         self.errors.append((dec, why))
         if upto is not None:
-            self.keys = [k for k in self.keys if not dec <= k <= upto]
+            self.keys = [k for k in self.keys if not dec <= k[0] <= upto]
 
-    def keyframe(self, dec: int) -> None:
-        self.keys.append(dec)
+    def keyframe(self, dec: int, pos: int, ends: str) -> None:
+        """A keyframe packet ends earlier damage: for every frame decoded after it (``ends ==
+        "decoded"``, a closed GOP), or for those also shown at or after it (``"shown"``: an open
+        GOP of a codec whose B-frames are never references), or not at all (``""``)."""
+        if ends:
+            self.keys.append((dec, pos, ends == "decoded"))
 
-    def reason(self, dec: int | None) -> str:
-        """Why a frame whose packet has decode index ``dec`` is damaged ("" when it is not).
-        Unknown ``dec``: damaged if anything went wrong in the run so far (conservative)."""
+    def reason(self, dec: int | None, pos: int = -1) -> str:
+        """Why a frame shown at ``pos`` whose packet has decode index ``dec`` is damaged ("" when
+        it is not). Unknown ``dec``: damaged if anything went wrong in the run (conservative)."""
         if not self.errors:
             return ""
         if dec is None:
@@ -342,7 +362,7 @@ class _Damage:
         for e, why in sorted(self.errors, reverse=True):
             if e > dec:
                 continue
-            if any(e < k <= dec and k not in bad for k in self.keys):
-                return ""  # a clean closed keyframe since: nothing before it is referenced
+            if any(e < k <= dec and k not in bad and (closed or pos >= kp) for k, kp, closed in self.keys):
+                return ""  # a clean keyframe since: nothing before it is referenced
             return why if e == dec else f"decoded from a damaged frame ({why})"
         return ""

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SmolplugError
-from .container import av_error, open_video
+from .container import av_error, decoded_frames, open_video
 
 INDEX_VERSION = 4
 
@@ -45,6 +45,22 @@ PTS_CONTAINERS = frozenset(
 #: codecs whose bitstreams may pack several pictures into one packet (DivX/Xvid packed B-frames):
 #: the decoder's output order cannot be read from packet timestamps
 PACKING_CODECS = frozenset({"mpeg4", "msmpeg4v3", "h263"})
+#: codecs whose B-frames are never references: an open-GOP keyframe is an exact start for every
+#: frame shown from it on (only the B-frames shown before it lack a reference)
+NONREF_B_CODECS = frozenset(
+    {
+        "mpeg1video",
+        "mpeg2video",
+        "mpeg4",
+        "msmpeg4v1",
+        "msmpeg4v2",
+        "msmpeg4v3",
+        "h263",
+        "h263p",
+        "wmv1",
+        "wmv2",
+    }
+)
 
 
 class UnindexableError(SmolplugError, ValueError):
@@ -96,6 +112,9 @@ class VideoIndex:
     crc: np.ndarray | None = None  #: int64 per frame: CRC-32 of the luma plane (-1: none) ("decoded")
     reorder: int = 0  #: most frames output between a frame and a frame decoded before it
     orientation: int = 1  #: display orientation of the stream (EXIF numbering 1..8)
+    #: bool per frame: a keyframe no later-decoded frame is shown before (a closed GOP starts
+    #: there: nothing after it in decode order refers to anything before it); default ``keyframe``
+    closed: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -112,6 +131,10 @@ class VideoIndex:
     def keyframes(self) -> np.ndarray:
         """Frames where an exact decode can start (seek points)."""
         return np.flatnonzero(self.keyframe)
+
+    @property
+    def closed_keyframes(self) -> np.ndarray:
+        return np.flatnonzero(self.closed if self.closed is not None else self.keyframe)
 
     @property
     def flagged_keyframes(self) -> np.ndarray:
@@ -159,6 +182,7 @@ class VideoIndex:
             "crc": opt(self.crc),
             "reorder": self.reorder,
             "orientation": self.orientation,
+            "closed_keyframes": self.closed_keyframes.tolist(),
         }
 
     @classmethod
@@ -193,6 +217,7 @@ class VideoIndex:
             opt("crc", np.int64),
             int(d["reorder"]),
             int(d["orientation"]),
+            mask("closed_keyframes"),
         )
 
 
@@ -249,6 +274,8 @@ def _demux(container: Any, stream: Any) -> _Packets:
             pk.discard.append(bool(packet.is_discard) or (vpx and not _vpx_shows(codec, memoryview(packet))))
     except av.error.FFmpegError as exc:  # a truncated/corrupt tail: index what was readable
         pk.error = str(exc)
+    except IndexError:  # PyAV's end-of-stream flush fails when damage made the demuxer add streams
+        pass
     return pk
 
 
@@ -344,7 +371,7 @@ def _first_frame(container: Any, stream: Any) -> Any:
     import av
 
     try:
-        for frame in container.decode(stream):
+        for frame in decoded_frames(container, stream):
             return frame
     except av.error.FFmpegError:
         return None
@@ -399,16 +426,18 @@ def _from_packets(pk: _Packets, base: dict, note: str = "") -> VideoIndex:
     pts_dec = np.asarray(pk.pts, np.int64)
     key_dec = np.asarray(pk.key, bool)
     keep = ~np.asarray(pk.discard, bool)
-    closed = _closed(pts_dec, key_dec)
+    closed_dec = _closed(pts_dec, key_dec)
     order = np.argsort(pts_dec, kind="stable")
     order = order[keep[order]]
     pts = pts_dec[order]
-    key = closed[order]
+    closed = closed_dec[order]
+    key = closed | key_dec[order] if base["codec"] in NONREF_B_CODECS else closed.copy()
     if len(key):
         key[0] = True  # decoding from the start of the file always works
     return VideoIndex(
         pts=pts,
         keyframe=key,
+        closed=closed,
         flagged=key_dec[order],
         reorder=_reorder_depth(pts_dec[keep]),
         note=note,
@@ -429,7 +458,7 @@ def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: s
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         try:
-            for frame in container.decode(stream):
+            for frame in decoded_frames(container, stream):
                 keys.append(None if frame.pts is None else int(frame.pts))
                 crcs.append(luma_crc(frame))
                 flags.append(bool(frame.key_frame))
@@ -445,17 +474,19 @@ def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: s
         t0 = float(pts[0] * tb) if n and keys[0] is not None else 0.0
         seconds = t0 + np.arange(n, dtype=np.float64) / float(rate)
     keyframe = np.zeros(n, bool)
+    closed = np.zeros(n, bool)
     seek_pts = pts.copy()
     reorder = max(int(base["has_b_frames"]), 2)
     if unique:
-        # seek points: keyframe packets whose frame came out and whose GOP is closed in decode
-        # order; a reader verifies every frame it decodes after such a seek against its CRC
+        # seek points: keyframe packets whose frame came out (a reader verifies every frame it
+        # decodes after a seek against its CRC, and drops a seek point that gives another frame)
         pos = {k: i for i, k in enumerate(keys)}
         pts_dec = np.asarray([t if t is not None else np.iinfo(np.int64).min for t in pk.pts], np.int64)
-        closed = _closed(pts_dec, np.asarray(pk.key, bool)) if len(pts_dec) else np.zeros(0, bool)
-        for t, c in zip(pk.pts, closed, strict=True):
-            if c and t is not None and t in pos:
+        closed_dec = _closed(pts_dec, np.asarray(pk.key, bool)) if len(pts_dec) else np.zeros(0, bool)
+        for t, k, c in zip(pk.pts, pk.key, closed_dec, strict=True):
+            if k and t is not None and t in pos:
                 keyframe[pos[t]] = True
+                closed[pos[t]] = bool(c)
         if len(pts_dec):
             reorder = max(reorder, _reorder_depth(pts_dec))
     else:
@@ -465,6 +496,7 @@ def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: s
     return VideoIndex(
         pts=pts,
         keyframe=keyframe,
+        closed=closed,
         flagged=np.asarray(flags, bool),
         timing="decoded",
         identity="pts" if unique else "count",

@@ -88,7 +88,7 @@ def _encode(
     import av
     from av.video.frame import PictureType
 
-    from .container import av_error, open_video
+    from .container import av_error, decoded_frames, open_video
 
     index = load_index(src)
     n = index.n_frames
@@ -104,7 +104,7 @@ def _encode(
             vs = container.streams.video[0]
             vs.thread_type = "AUTO"
             rate = vs.average_rate or vs.guessed_rate or Fraction(25)
-            for done, frame in enumerate(container.decode(vs)):
+            for done, frame in enumerate(decoded_frames(container, vs)):
                 if done >= n:
                     raise RenditionError(f"{src}: decodes to more frames than its index ({n}): re-index it")
                 if not outs:
