@@ -7,6 +7,7 @@ host's ``except ValueError`` / ``except OSError`` keeps working.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -88,7 +89,5 @@ def decoded_frames(container: Any, stream: Any) -> Any:
         return
     except IndexError:
         pass
-    try:
+    with contextlib.suppress(av.error.EOFError):
         yield from stream.codec_context.decode(None)
-    except av.error.EOFError:
-        pass
