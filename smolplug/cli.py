@@ -82,6 +82,7 @@ def cmd_renditions_make(args: argparse.Namespace, console: Console) -> int:
                 args.out_dir,
                 crf=args.crf,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                beside_source=args.beside_source,
             )
         except (SmolplugError, OSError) as exc:
             console.print(f"[red]{exc}[/red]")
@@ -368,7 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     rm = rsub.add_parser("make", help="encode renditions (same frames, timestamps and keyframes) + manifest")
     rm.add_argument("video")
     rm.add_argument("--heights", default="360,180", help="comma-separated heights (default 360,180)")
-    rm.add_argument("--out-dir", default=None, help="default: VIDEO.renditions/ next to the video")
+    rm.add_argument(
+        "--out-dir",
+        default=None,
+        help="where the videos go (default: the cache directory, keyed by the video)",
+    )
+    rm.add_argument(
+        "--beside-source",
+        action="store_true",
+        help="write VIDEO.renditions/ and VIDEO.renditions.json next to the video instead of the cache",
+    )
     rm.add_argument("--crf", type=int, default=20)
     rm.set_defaults(func=cmd_renditions_make)
     sub.add_parser("plugins", help="list registered plugins and their hooks").set_defaults(func=cmd_plugins)

@@ -388,6 +388,8 @@ def test_cli_renditions_make(tmp_path):
     assert [r.height for r in list_renditions(src)] == [16, 32]
     assert main(["renditions", "make", str(src), "--heights", "64"]) == 1  # not smaller than the source
     assert main(["renditions", "make", str(src), "--heights", "x"]) == 2
+    assert main(["renditions", "make", str(src), "--heights", "16", "--beside-source"]) == 0
+    assert (tmp_path / "c.mp4.renditions.json").is_file()
 
 
 def test_numbered_chunks_read_as_one_video(tmp_path, pm):

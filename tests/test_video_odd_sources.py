@@ -54,7 +54,8 @@ def test_renditions_of_odd_sources_keep_every_frame_in_place(odd, clip):
     _, full = _rgb(src, spec, frames, float("inf"))
     for k in range(len(frames)):
         d = [np.abs(low[k] - full[j]).mean() for j in range(len(frames))]
-        assert int(np.argmin(d)) == k and d[k] < 6, (clip, frames[k], d)  # the same frame, in display orientation
+        # the same frame (closest of the five), in display orientation
+        assert int(np.argmin(d)) == k and d[k] < 6, (clip, frames[k], d)
 
 
 def test_plan_command_on_a_packed_avi(odd, tmp_path, capsys):
