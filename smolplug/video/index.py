@@ -44,7 +44,33 @@ PTS_CONTAINERS = frozenset(
 )
 #: codecs whose bitstreams may pack several pictures into one packet (DivX/Xvid packed B-frames):
 #: the decoder's output order cannot be read from packet timestamps
-PACKING_CODECS = frozenset({"mpeg4", "msmpeg4v3", "h263"})
+PACKING_CODECS = frozenset({"mpeg4"})
+#: codecs that never reorder frames (no B-frames): packets come out in file order, so even a
+#: container without presentation timestamps (AVI) gives the output order
+NO_REORDER_CODECS = frozenset(
+    {
+        "mjpeg",
+        "msmpeg4v1",
+        "msmpeg4v2",
+        "msmpeg4v3",
+        "msmpeg4",
+        "wmv1",
+        "wmv2",
+        "h261",
+        "flv1",
+        "rawvideo",
+        "png",
+        "huffyuv",
+        "ffvhuff",
+        "ffv1",
+        "dvvideo",
+        "prores",
+        "dnxhd",
+        "utvideo",
+        "cinepak",
+        "msvideo1",
+    }
+)
 #: codecs whose B-frames are never references: an open-GOP keyframe is an exact start for every
 #: frame shown from it on (only the B-frames shown before it lack a reference)
 NONREF_B_CODECS = frozenset(
@@ -315,10 +341,10 @@ def _vpx_shows(codec: str, data: memoryview) -> bool:
 
 def _untrusted(fmt: str, codec: str, pk: _Packets) -> str:
     """Why the packets' timestamps cannot stand for the decoder's output order ("" if they can)."""
-    if fmt not in PTS_CONTAINERS:
-        return f"the {fmt} container stores no presentation timestamps of its own"
     if codec in PACKING_CODECS:
-        return f"{codec} streams may pack several pictures per packet"
+        return f"{codec} streams may pack several pictures per packet (DivX/Xvid packed B-frames)"
+    if fmt not in PTS_CONTAINERS and codec not in NO_REORDER_CODECS:
+        return f"the {fmt} container stores no presentation timestamps of its own"
     if not pk.pts:
         return ""
     if any(t is None for t in pk.pts):
