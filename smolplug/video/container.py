@@ -66,9 +66,11 @@ def open_video(path: str | os.PathLike[str]) -> Any:
     if size == 0:
         raise EmptyInputError(f"{p}: empty file (0 bytes)")
     try:
-        container = av.open(str(p))
+        container = av.open(str(p), metadata_errors="replace")  # tags need not be UTF-8
     except av.error.FFmpegError as exc:
         raise av_error(p, exc, "cannot open") from exc
+    except (UnicodeError, ValueError, IndexError) as exc:  # PyAV reading a damaged header
+        raise CorruptDataError(f"{p}: not a readable video ({type(exc).__name__}: {exc})") from exc
     if not container.streams.video:
         container.close()
         raise UnsupportedFormatError(f"{p}: no video stream ({container.format.name} container)")

@@ -91,6 +91,7 @@ class VideoDecoder:
         self._container: Any = None
         self._pos = {int(t): i for i, t in enumerate(index.pts)} if index.identity == "pts" else {}
         self._hold = index.reorder + 1
+        self._seekable = True
 
     # -- container ------------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -117,6 +118,8 @@ class VideoDecoder:
     def _chain(self, start: int) -> list[int]:
         """Seek points to try for a segment: its own, then ever earlier ones, ending at 0 (from
         the start: always exact)."""
+        if not self._seekable:
+            return [0]
         keys = self.index.keyframes
         k = int(np.searchsorted(keys, start))
         earlier = [int(keys[max(k - 2**j, 0)]) for j in range(40) if k - 2 ** (j - 1) > 0]
@@ -130,14 +133,16 @@ class VideoDecoder:
             for seek_to in self._chain(seg.start):
                 if not remaining:
                     break
-                if seek_to > min(remaining) or (seek_to and not self.index.keyframe[seek_to]):
+                if seek_to > min(remaining) or (
+                    seek_to and not (self._seekable and self.index.keyframe[seek_to])
+                ):
                     continue
                 run = _Run()
                 for d in self._run(sorted(remaining), seek_to, skip, run):
                     remaining.discard(d.index)
                     yield d
                 errors += run.errors
-                if run.inexact:
+                if run.inexact and self._seekable:
                     self._abandon(seek_to)
                 elif run.anchored:
                     break
@@ -169,6 +174,7 @@ class VideoDecoder:
         cc = stream.codec_context
         by_pts = ix.identity == "pts"
         verify = ix.crc is not None and seek_to > 0 and not self.lowres
+        check_pos = ix.pos is not None and seek_to > 0 and by_pts
         wanted = set(targets)
         last = targets[-1]
         per_packet = skip == "NONREF"  # skip non-reference frames except the targets themselves
@@ -232,6 +238,13 @@ class VideoDecoder:
                     if packet.pts is not None:
                         t = int(packet.pts)
                         dec_of[t] = d
+                        if check_pos and not self._same_place(t, packet.pos):
+                            # after this seek the demuxer labels packets differently than when
+                            # reading from the start (a damaged container index): seeks cannot
+                            # be trusted in this file; decode from the start instead
+                            self._seekable = False
+                            run.inexact = True
+                            break
                         if packet.is_keyframe and by_pts:
                             p = self._pos.get(t)
                             if p is not None and ix.keyframe[p]:
@@ -275,6 +288,14 @@ class VideoDecoder:
                 state.error(d, "decoder error while flushing")
                 run.errors.append(f"decoder error: {exc}")
         yield from self._release(held, None, state, verify, run)
+
+    def _same_place(self, t: int, where: int | None) -> bool:
+        """Does the packet with timestamp ``t`` come from where the index saw it?"""
+        p = self._pos.get(t)
+        if p is None or where is None or where < 0:
+            return True
+        want = int(self.index.pos[p])  # type: ignore[index]
+        return want < 0 or want == int(where)
 
     def _ends_damage(self, pos: int) -> str:
         """How the keyframe at ``pos`` ends damage before it (see :meth:`_Damage.keyframe`)."""

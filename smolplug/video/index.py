@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import SmolplugError
 from .container import av_error, decoded_frames, open_video
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 #: FFmpeg demuxers whose packets carry presentation timestamps of their own
 PTS_CONTAINERS = frozenset(
@@ -141,6 +141,9 @@ class VideoIndex:
     #: bool per frame: a keyframe no later-decoded frame is shown before (a closed GOP starts
     #: there: nothing after it in decode order refers to anything before it); default ``keyframe``
     closed: np.ndarray | None = None
+    #: int64 per frame: byte offset of its packet ("container" timing; -1 unknown): after a seek
+    #: a packet must come from the same place, or the demuxer's timestamps cannot be trusted there
+    pos: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -209,6 +212,7 @@ class VideoIndex:
             "reorder": self.reorder,
             "orientation": self.orientation,
             "closed_keyframes": self.closed_keyframes.tolist(),
+            "pos": opt(self.pos),
         }
 
     @classmethod
@@ -244,6 +248,7 @@ class VideoIndex:
             int(d["reorder"]),
             int(d["orientation"]),
             mask("closed_keyframes"),
+            opt("pos", np.int64),
         )
 
 
@@ -281,6 +286,7 @@ class _Packets:
     dts: list[int | None] = field(default_factory=list)
     key: list[bool] = field(default_factory=list)
     discard: list[bool] = field(default_factory=list)  #: no frame comes out (edit list, hidden frame)
+    pos: list[int] = field(default_factory=list)  #: byte offset in the file (-1: unknown)
     error: str = ""
 
 
@@ -297,6 +303,7 @@ def _demux(container: Any, stream: Any) -> _Packets:
             pk.pts.append(None if packet.pts is None else int(packet.pts))
             pk.dts.append(None if packet.dts is None else int(packet.dts))
             pk.key.append(bool(packet.is_keyframe))
+            pk.pos.append(-1 if packet.pos is None else int(packet.pos))
             pk.discard.append(bool(packet.is_discard) or (vpx and not _vpx_shows(codec, memoryview(packet))))
     except av.error.FFmpegError as exc:  # a truncated/corrupt tail: index what was readable
         pk.error = str(exc)
@@ -448,7 +455,7 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
 
 def _from_packets(pk: _Packets, base: dict, note: str = "") -> VideoIndex:
     if any(t is None for t in pk.pts):  # nothing better to go by than the packets' order
-        pk = _Packets(list(range(len(pk.pts))), pk.dts, pk.key, pk.discard, pk.error)
+        pk = _Packets(list(range(len(pk.pts))), pk.dts, pk.key, pk.discard, pk.pos, pk.error)
     pts_dec = np.asarray(pk.pts, np.int64)
     key_dec = np.asarray(pk.key, bool)
     keep = ~np.asarray(pk.discard, bool)
@@ -464,6 +471,7 @@ def _from_packets(pk: _Packets, base: dict, note: str = "") -> VideoIndex:
         pts=pts,
         keyframe=key,
         closed=closed,
+        pos=np.asarray(pk.pos, np.int64)[order],
         flagged=key_dec[order],
         reorder=_reorder_depth(pts_dec[keep]),
         note=note,

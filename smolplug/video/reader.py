@@ -55,7 +55,7 @@ class VideoReader(FrameReader):
         # Decode at the lowest resolution that covers the request: a low-res rendition (same
         # frames and keyframes, see renditions.py) or, for MJPEG, FFmpeg's DCT-domain `lowres`.
         spec, read_path, lowres, self.rendition = request.spec, self.path, 0, None
-        if request.scale_headroom != float("inf"):
+        if request.scale_headroom != float("inf") and dw > 0 and dh > 0:  # size unknown: no frame decodes
             rend, spec = pick_rendition(
                 self.path, request.spec, dw, dh, request.scale_headroom, self.orientation >= 5
             )
