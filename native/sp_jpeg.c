@@ -29,6 +29,7 @@ typedef struct {
 
 struct sp_jpeg_decoder {
     struct jpeg_decompress_struct cinfo;
+    int used;        /* cinfo has seen an image: re-create it before the next one */
     sp_error_mgr err;
     struct jpeg_progress_mgr progress;
     sp_filter fx, fy;
@@ -243,6 +244,18 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
         goto fail;
     }
 
+    /* A reused libjpeg object keeps the previous image's Huffman and quantisation tables (they
+     * live in its permanent pool; SOI resets only restart interval, arithmetic conditioning and
+     * JFIF/Adobe flags). A file without DHT/DQT would then decode with the wrong tables instead of
+     * the standard ones (MJPEG) or an error. Re-creating the object gives every image a fresh
+     * decoder; nulling the table pointers instead would re-allocate them from the permanent pool
+     * on every image, which only jpeg_destroy releases. */
+    if (d->used) {
+        jpeg_destroy_decompress(cinfo);
+        jpeg_create_decompress(cinfo);
+        cinfo->progress = &d->progress;
+    }
+    d->used = 1;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_save_markers(cinfo, JPEG_APP0 + 1, spec->apply_exif ? 0xFFFF : 0);
     jpeg_read_header(cinfo, TRUE);
