@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import SpecError, Status
-from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg_batch
+from .jpeg import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, decode_jpeg_batch
 from .selection import FrameSelection
 from .spec import FrameSpec
 
@@ -66,6 +66,7 @@ class FrameRequest:
     :param ring_size: preallocated batch buffers in the ring (>= 1).
     :param strict: libjpeg warnings are errors (see :func:`smolplug.decode_jpeg`).
     :param max_pixels: per-image decompression-bomb guard.
+    :param max_memory: per-decode libjpeg working-memory budget (see :func:`smolplug.decode_jpeg`).
     :param scale_headroom: DCT-scaling headroom (see :func:`smolplug.decode_jpeg`).
     :param allocator: ``f(shape, dtype) -> C-contiguous ndarray`` for the ring's batch buffers
         (default ``np.empty``); e.g. page-locked memory an accelerator copies from
@@ -80,6 +81,7 @@ class FrameRequest:
     ring_size: int = 2
     strict: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_memory: int | None = DEFAULT_MAX_MEMORY
     scale_headroom: float = 1.0
     allocator: Callable[[tuple[int, ...], np.dtype], np.ndarray] | None = field(
         default=None, compare=False, repr=False
@@ -249,6 +251,7 @@ class JpegFileReader(FrameReader):
                 on_error="skip",
                 strict=req.strict,
                 max_pixels=req.max_pixels,
+                max_memory=req.max_memory,
                 scale_headroom=req.scale_headroom,
             )
             status, messages = batch.status, batch.messages
