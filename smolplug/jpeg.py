@@ -179,7 +179,7 @@ def decode_jpeg(
     if not _is_bytes_like(data):
         raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
     opts = _options(strict, max_pixels, max_memory, fastdct, fastupsample, scale_headroom)
-    frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out, spec, None)
+    frame = spec.allocate(1)[0] if out is None else _check_out(out, spec, None)
     if _native is not None:
         res = _native.decode_into(data, _native.make_spec(spec, **opts), frame)
     else:

@@ -110,6 +110,7 @@ class FrameRequest:
         if self.allocator is None:
             return self.spec.allocate(n)
         shape, dtype = self.spec.batch_shape(n), self.spec.numpy_dtype
+        self.spec.check_allocation(n)
         buf = self.allocator(shape, dtype)
         if (
             not isinstance(buf, np.ndarray)
