@@ -242,6 +242,24 @@ static uint64_t min_scan_bytes(j_decompress_ptr cinfo)
     return (blocks + 7) / 8;
 }
 
+/* libjpeg-turbo before 3.0 (fixed there by commit 3a53627) sizes a cropped component's rows
+ * without the IDCT scaling that performs part of its upsampling: with chroma at 2x4 or 4x2 of the
+ * luma resolution and DCT scaling, the upsampler then fills only part of each row and the colour
+ * converter reads uninitialised memory. True when no component is both IDCT-scaled beyond the
+ * others and still upsampled, i.e. when column cropping is safe. */
+static int crop_sizes_right(j_decompress_ptr cinfo)
+{
+    const int m = cinfo->min_DCT_scaled_size;
+    for (int c = 0; c < cinfo->num_components; c++) {
+        const jpeg_component_info *k = &cinfo->comp_info[c];
+        const int s = k->DCT_scaled_size;
+        if (s != m && (k->h_samp_factor * s != cinfo->max_h_samp_factor * m ||
+                       k->v_samp_factor * s != cinfo->max_v_samp_factor * m))
+            return 0;
+    }
+    return 1;
+}
+
 static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
                        uint8_t *out, sp_result *res, int header_only)
 {
@@ -375,7 +393,7 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
         int c0 = d->fx.lo - 2, c1 = d->fx.hi + 2;
         if (c0 < 0) c0 = 0;
         if (c1 > Ws) c1 = Ws;
-        if (c0 > 0 || c1 < Ws) {
+        if ((c0 > 0 || c1 < Ws) && crop_sizes_right(cinfo)) {
             xoff = (JDIMENSION)c0;
             cw = (JDIMENSION)(c1 - c0);
             jpeg_crop_scanline(cinfo, &xoff, &cw);
