@@ -119,7 +119,7 @@ def test_groups_replay_alone():
     assert group_rng("jpeg", 3, 17).random() != group_rng("jpeg", 3, 18).random()
 
 
-def test_command_line():
+def test_command_line(tmp_path):
     cmd = [sys.executable, "-m", "tests.fuzz", "--target", "jpeg", "--iterations", "48", "--seed", "5"]
     cmd += ["--jobs", "2", "--fresh-every", "8"]
     root = Path(__file__).resolve().parent.parent
@@ -127,6 +127,10 @@ def test_command_line():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "48 mutants in 4 groups" in proc.stdout and "fresh-process checks: 6" in proc.stdout
     assert "problems: 0" in proc.stdout
+    replay = [sys.executable, "-m", "tests.fuzz", "--seed", "5", "--replay", "1:3", "--save", str(tmp_path)]
+    proc = subprocess.run(replay, capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(list(tmp_path.glob("jpeg-seed5-group[12]-input*.bin"))) == 24
     bad = subprocess.run(
         [sys.executable, "-m", "tests.fuzz", "--target", "nope"], capture_output=True, text=True, cwd=root
     )

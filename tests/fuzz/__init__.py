@@ -227,14 +227,24 @@ class Context:
         return str(path)
 
 
+#: heap fill of the fresh-process worker: a decode that reads uninitialised memory then differs
+FRESH_MALLOC_FILL = 0xA5
+
+
 def run_fresh(target: str, payloads: list[Any]) -> list[Any]:
     """``target.fresh(payloads)`` in a new interpreter (same environment: a sanitizer build stays
-    loaded)."""
+    loaded), whose fresh heap blocks are filled with ``FRESH_MALLOC_FILL`` (glibc's
+    MALLOC_PERTURB_, or ASan's malloc_fill_byte), unlike the worker's."""
+    env = dict(os.environ, MALLOC_PERTURB_=str(FRESH_MALLOC_FILL))
+    if "libasan" in env.get("LD_PRELOAD", ""):
+        fill = f"malloc_fill_byte={FRESH_MALLOC_FILL}:max_malloc_fill_size={1 << 28}"
+        env["ASAN_OPTIONS"] = f"{env['ASAN_OPTIONS']}:{fill}" if env.get("ASAN_OPTIONS") else fill
     proc = subprocess.run(
         [sys.executable, "-m", __name__, "--fresh-worker", target],
         input=pickle.dumps(payloads),
         capture_output=True,
         cwd=Path(__file__).resolve().parents[2],
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(

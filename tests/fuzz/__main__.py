@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--save", type=Path, help="write the inputs of failed checks (and replayed groups) here")
     p.add_argument(
-        "--replay", type=int, metavar="GROUP", help="run only this group, saving its inputs to --save"
+        "--replay",
+        type=_group_range,
+        metavar="GROUP[:END]",
+        help="run only this group (or groups GROUP..END-1), saving their inputs to --save",
     )
     p.add_argument("--progress-every", type=float, default=60.0, help="seconds between progress lines")
     p.add_argument("--worker", type=int, metavar="JOB", help=argparse.SUPPRESS)
@@ -81,13 +84,19 @@ def run_fresh_worker(name: str) -> int:
     return 0
 
 
+def _group_range(text: str) -> range:
+    first, _, end = text.partition(":")
+    return range(int(first), int(end) if end else int(first) + 1)
+
+
 def replay(args: argparse.Namespace) -> int:
     target = get_target(args.target)
     save = args.save or Path("fuzz-replay")
     ctx = Context(target, args.seed, save_dir=save, save_inputs=True)
-    ctx.run_group(args.replay)
+    for group in args.replay:
+        ctx.run_group(group)
     _print_summary(ctx.tally, 0.0)
-    print(f"inputs of group {args.replay} saved in {save}/")
+    print(f"inputs of groups {args.replay.start}..{args.replay.stop - 1} saved in {save}/")
     return 1 if ctx.tally.problem_count else 0
 
 
@@ -144,6 +153,8 @@ def run_parent(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - start
     _print_summary(total, seconds)
     print(f"  wall time: {seconds:,.0f} s with {args.jobs} job(s), seed {args.seed}")
+    native = getattr(sys.modules.get("smolplug._native"), "__file__", None)
+    print(f"  native extension: {native}")
     for job, rc, group in crashed:
         print(f"  CRASH: job {job} exited with {rc} in group {group} (its stderr is above); its inputs:")
         print(
