@@ -63,13 +63,26 @@ def _groups(args: argparse.Namespace, group_size: int) -> range:
     return range(args.worker, total, args.jobs)
 
 
+def _write_progress(path: Path, progress: dict[str, int]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(progress))
+    os.replace(tmp, path)  # the parent never reads a half-written file
+
+
+def _read_progress(path: Path) -> dict[str, int] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_worker(args: argparse.Namespace) -> int:
     target = get_target(args.target)
     ctx = Context(target, args.seed, fresh_every=args.fresh_every, save_dir=args.save)
     for group in _groups(args, target.group_size):
         if args.progress_file:  # before the group: a crash leaves its number behind
             progress = {"group": group, "groups": ctx.tally.groups, "decodes": ctx.tally.total_decodes}
-            args.progress_file.write_text(json.dumps(progress))
+            _write_progress(args.progress_file, progress)
         ctx.run_group(group)
     ctx.flush_fresh()
     print(_tally_to_json(ctx.tally))
@@ -115,6 +128,17 @@ def _print_summary(t: Tally, seconds: float) -> None:
         print(f"    {line}")
 
 
+def _wait(procs: list, start: float, every: float) -> None:
+    last_report = time.monotonic()
+    while any(p.poll() is None for _, p, _, _ in procs):
+        time.sleep(0.5)
+        if time.monotonic() - last_report >= every:
+            last_report = time.monotonic()
+            done = [d for d in (_read_progress(f) for *_, f in procs) if d]
+            decodes, groups = sum(d["decodes"] for d in done), sum(d["groups"] for d in done)
+            print(f"[{time.monotonic() - start:7.0f} s] {groups:,} groups, {decodes:,} decodes", flush=True)
+
+
 def run_parent(args: argparse.Namespace) -> int:
     get_target(args.target)  # fail early on an unknown target
     start = time.monotonic()
@@ -129,24 +153,20 @@ def run_parent(args: argparse.Namespace) -> int:
                 cmd += ["--save", str(args.save)]
             out = open(Path(tmp) / f"job{job}.out", "w+")  # noqa: SIM115 - closed below
             procs.append((job, subprocess.Popen(cmd, stdout=out, cwd=ROOT), out, progress))
-        last_report = time.monotonic()
-        while any(p.poll() is None for _, p, _, _ in procs):
-            time.sleep(0.5)
-            if time.monotonic() - last_report >= args.progress_every:
-                last_report = time.monotonic()
-                done = [json.loads(f.read_text()) for *_, f in procs if f.exists()]
-                decodes = sum(d["decodes"] for d in done)
-                groups = sum(d["groups"] for d in done)
-                print(
-                    f"[{time.monotonic() - start:7.0f} s] {groups:,} groups, {decodes:,} decodes", flush=True
-                )
+        try:
+            _wait(procs, start, args.progress_every)
+        finally:
+            for _, proc, _, _ in procs:
+                if proc.poll() is None:  # the parent is failing: do not leave workers behind
+                    proc.terminate()
+                    proc.wait()
         total, crashed = Tally(args.target), []  # crashed: (job, exit status, group)
         for job, proc, out, progress in procs:
             out.seek(0)
             lines = out.read().strip().splitlines()
             out.close()
             if proc.returncode != 0 or not lines:
-                group = json.loads(progress.read_text())["group"] if progress.exists() else "GROUP"
+                group = (_read_progress(progress) or {}).get("group", "GROUP")
                 crashed.append((job, proc.returncode, group))
                 continue
             total.merge(_tally_from_json(lines[-1]))
