@@ -77,7 +77,7 @@ PEAK_RSS = textwrap.dedent("""
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 @pytest.mark.parametrize("n", [1, 8], ids=["single", "batch-of-8"])
 def test_hostile_file_peak_memory_stays_small(tmp_path, n):
-    """Measured in a fresh process: before the bound, 524 MB (single) and 3.9 GB (batch of 8)."""
+    """Measured in a fresh process: before the bound, 514 MB (single) and 3.9 GB (batch of 8)."""
     path = tmp_path / "hostile.jpg"
     path.write_bytes(HOSTILE)
     proc = subprocess.run(
