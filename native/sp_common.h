@@ -17,7 +17,7 @@ typedef enum {
     SP_ERR_TRUNCATED = 4,    /* data ends before the image does */
     SP_ERR_CORRUPT = 5,      /* malformed data */
     SP_ERR_UNSUPPORTED = 6,  /* valid but unsupported (12-bit, lossless, ...) */
-    SP_ERR_TOO_LARGE = 7,    /* over the caller's pixel limit (decompression bomb) */
+    SP_ERR_TOO_LARGE = 7,    /* over the caller's pixel or memory limit (decompression bomb) */
     SP_ERR_ROI = 8,          /* region of interest outside the image */
     SP_ERR_NOMEM = 9,
     SP_ERR_INVALID = 10,     /* invalid arguments (a bug in the caller) */
@@ -47,6 +47,7 @@ typedef struct {
     int strict;              /* warnings are errors */
     int fast_dct, fast_upsample;
     int64_t max_pixels;      /* 0: no limit */
+    int64_t max_memory;      /* libjpeg working-memory budget in bytes per decode; 0: no limit */
     double scale_headroom;   /* DCT-scaled source >= headroom x output (>= 1; huge = no DCT scaling) */
 } sp_spec;
 

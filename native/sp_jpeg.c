@@ -1,5 +1,6 @@
 #include "sp_jpeg.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -29,6 +30,9 @@ typedef struct {
 
 struct sp_jpeg_decoder {
     struct jpeg_decompress_struct cinfo;
+    int used;        /* cinfo has seen an image: re-create it before the next one */
+    int64_t max_memory;     /* this decode's budget (for the TOO_LARGE message) */
+    uint64_t coef_bytes;    /* whole-image coefficient buffers a multi-scan file needs, else 0 */
     sp_error_mgr err;
     struct jpeg_progress_mgr progress;
     sp_filter fx, fy;
@@ -109,6 +113,7 @@ static void set_message(sp_result *res, const char *msg)
 static int classify(const sp_error_mgr *e)
 {
     if (e->forced) return e->forced;
+    if (e->pub.msg_code == JERR_NO_BACKING_STORE) return SP_ERR_TOO_LARGE; /* over max_memory_to_use */
     if (e->saw_eof) return SP_ERR_TRUNCATED;
     switch (e->pub.msg_code) {
     case JERR_NO_SOI: return SP_ERR_NOT_JPEG;
@@ -206,6 +211,55 @@ static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, int n, int inverted, in
     }
 }
 
+/* Bytes of the whole-image coefficient arrays jdcoefct.c requests for a multi-scan file (each
+ * component's blocks padded to its sampling factors, one JBLOCK each); 0 for single-scan files,
+ * which decode one MCU row at a time. */
+static uint64_t coefficient_bytes(j_decompress_ptr cinfo)
+{
+    uint64_t total = 0;
+    if (!jpeg_has_multiple_scans(cinfo)) return 0;
+    for (int c = 0; c < cinfo->num_components; c++) {
+        const jpeg_component_info *k = &cinfo->comp_info[c];
+        uint64_t w = k->width_in_blocks, h = k->height_in_blocks;
+        w = (w + k->h_samp_factor - 1) / k->h_samp_factor * k->h_samp_factor;
+        h = (h + k->v_samp_factor - 1) / k->v_samp_factor * k->v_samp_factor;
+        total += w * h * sizeof(JBLOCK);
+    }
+    return total;
+}
+
+/* Fewest bytes a complete Huffman-coded multi-scan file can have: every block of every component
+ * is coded in some scan (a progressive file's DC scans, a non-interleaved file's one scan per
+ * component), and a Huffman code is at least one bit long, so each block costs >= 1 bit. 0 when
+ * no bound applies (single scan: decoded row by row, nothing buffered; arithmetic coding: a block
+ * can cost far less than a bit). */
+static uint64_t min_scan_bytes(j_decompress_ptr cinfo)
+{
+    uint64_t blocks = 0;
+    if (!jpeg_has_multiple_scans(cinfo) || cinfo->arith_code) return 0;
+    for (int c = 0; c < cinfo->num_components; c++)
+        blocks += (uint64_t)cinfo->comp_info[c].width_in_blocks * cinfo->comp_info[c].height_in_blocks;
+    return (blocks + 7) / 8;
+}
+
+/* libjpeg-turbo before 3.0 (fixed there by commit 3a53627) sizes a cropped component's rows
+ * without the IDCT scaling that performs part of its upsampling: with chroma at 2x4 or 4x2 of the
+ * luma resolution and DCT scaling, the upsampler then fills only part of each row and the colour
+ * converter reads uninitialised memory. True when no component is both IDCT-scaled beyond the
+ * others and still upsampled, i.e. when column cropping is safe. */
+static int crop_sizes_right(j_decompress_ptr cinfo)
+{
+    const int m = cinfo->min_DCT_scaled_size;
+    for (int c = 0; c < cinfo->num_components; c++) {
+        const jpeg_component_info *k = &cinfo->comp_info[c];
+        const int s = k->DCT_scaled_size;
+        if (s != m && (k->h_samp_factor * s != cinfo->max_h_samp_factor * m ||
+                       k->v_samp_factor * s != cinfo->max_v_samp_factor * m))
+            return 0;
+    }
+    return 1;
+}
+
 static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, const sp_spec *spec,
                        uint8_t *out, sp_result *res, int header_only)
 {
@@ -237,12 +291,34 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
 
     if (setjmp(e->jb)) {
         status = classify(e);
+        if (!e->forced && e->pub.msg_code == JERR_NO_BACKING_STORE)
+            snprintf(e->error_msg, sizeof(e->error_msg),
+                     "decoding needs %llu bytes of coefficient buffers (multi-scan %dx%d JPEG), "
+                     "over max_memory=%lld", (unsigned long long)d->coef_bytes, res->src_w, res->src_h,
+                     (long long)d->max_memory);
         set_message(res, e->error_msg);
         res->warnings = e->warnings;
         jpeg_abort_decompress(cinfo);
         goto fail;
     }
 
+    /* A reused libjpeg object keeps the previous image's Huffman and quantisation tables (they
+     * live in its permanent pool; SOI resets only restart interval, arithmetic conditioning and
+     * JFIF/Adobe flags). A file without DHT/DQT would then decode with the wrong tables instead of
+     * the standard ones (MJPEG) or an error. Re-creating the object gives every image a fresh
+     * decoder; nulling the table pointers instead would re-allocate them from the permanent pool
+     * on every image, which only jpeg_destroy releases. */
+    if (d->used) {
+        jpeg_destroy_decompress(cinfo);
+        jpeg_create_decompress(cinfo);
+        cinfo->progress = &d->progress;
+    }
+    d->used = 1;
+    /* libjpeg's memory manager checks the budget when it realises whole-image buffers (jmemnobs.c
+     * has no backing store: over budget is JERR_NO_BACKING_STORE, reported as TOO_LARGE). */
+    d->max_memory = spec->max_memory > 0 ? spec->max_memory : 0;
+    d->coef_bytes = 0;
+    cinfo->mem->max_memory_to_use = d->max_memory > LONG_MAX ? LONG_MAX : (long)d->max_memory;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_save_markers(cinfo, JPEG_APP0 + 1, spec->apply_exif ? 0xFFFF : 0);
     jpeg_read_header(cinfo, TRUE);
@@ -261,6 +337,15 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
         snprintf(e->error_msg, sizeof(e->error_msg),
                  "image of %dx%d = %lld pixels exceeds max_pixels=%lld (decompression-bomb guard)",
                  W, H, (long long)W * H, (long long)spec->max_pixels);
+        longjmp(e->jb, 1);
+    }
+    d->coef_bytes = coefficient_bytes(cinfo);
+    const uint64_t need = min_scan_bytes(cinfo);
+    if (need > len) {
+        e->forced = SP_ERR_TOO_LARGE;
+        snprintf(e->error_msg, sizeof(e->error_msg),
+                 "multi-scan JPEG claims %dx%d: its scans need >= %llu bytes (1 bit/block), the file has %zu "
+                 "(decompression-bomb guard)", W, H, (unsigned long long)need, len);
         longjmp(e->jb, 1);
     }
     const int transposed = o >= 5;
@@ -308,7 +393,7 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
         int c0 = d->fx.lo - 2, c1 = d->fx.hi + 2;
         if (c0 < 0) c0 = 0;
         if (c1 > Ws) c1 = Ws;
-        if (c0 > 0 || c1 < Ws) {
+        if ((c0 > 0 || c1 < Ws) && crop_sizes_right(cinfo)) {
             xoff = (JDIMENSION)c0;
             cw = (JDIMENSION)(c1 - c0);
             jpeg_crop_scanline(cinfo, &xoff, &cw);

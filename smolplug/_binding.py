@@ -42,6 +42,7 @@ def make_spec(
     fastdct: bool,
     fastupsample: bool,
     scale_headroom: float = 1.0,
+    max_memory: int | None = None,
 ) -> Any:
     """The native ``sp_spec`` for a FrameSpec plus decoder options."""
     c = ffi.new("sp_spec *")
@@ -64,6 +65,7 @@ def make_spec(
     c.fast_dct = int(fastdct)
     c.fast_upsample = int(fastupsample)
     c.max_pixels = max_pixels or 0
+    c.max_memory = max_memory or 0
     c.scale_headroom = min(scale_headroom, 1e9)
     return c
 

@@ -44,6 +44,47 @@ def _raw_rect(o: int, W: int, H: int, g: Any) -> tuple[float, float, float, floa
     }[o]
 
 
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JBLOCK_BYTES = 128  # 64 DCT coefficients of 2 bytes
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def multi_scan_needs(raw: bytes) -> tuple[int, int] | None:
+    """(coefficient-buffer bytes, fewest bytes its scans can take) of a multi-scan JPEG, as the
+    native decoder computes them (sp_jpeg.c: coefficient_bytes, min_scan_bytes); None for a
+    single-scan file or headers that do not parse (Pillow then reports those)."""
+    i, sof = 2, None
+    while i + 4 <= len(raw) and raw[i] == 0xFF:
+        marker, length = raw[i + 1], raw[i + 2] << 8 | raw[i + 3]
+        seg = raw[i + 4 : i + 2 + length]
+        if marker in _SOF_MARKERS:
+            sof = (marker, seg)
+        elif marker == 0xDA:
+            return _needs(*sof, scan_components=seg[0]) if sof is not None and seg else None
+        i += 2 + length
+    return None
+
+
+def _needs(marker: int, sof: bytes, scan_components: int) -> tuple[int, int] | None:
+    if len(sof) < 6 or len(sof) < 6 + 3 * sof[5]:
+        return None
+    h, w, ncomp = sof[1] << 8 | sof[2], sof[3] << 8 | sof[4], sof[5]
+    comps = [(sof[7 + 3 * c] >> 4, sof[7 + 3 * c] & 15) for c in range(ncomp)]
+    progressive, arithmetic = marker in (0xC2, 0xC6, 0xCA, 0xCE), marker >= 0xC9
+    if not comps or min(min(c) for c in comps) < 1 or not (progressive or scan_components < ncomp):
+        return None
+    hmax, vmax = max(c[0] for c in comps), max(c[1] for c in comps)
+    coef = blocks = 0
+    for hs, vs in comps:
+        wb, hb = _ceil_div(w * hs, 8 * hmax), _ceil_div(h * vs, 8 * vmax)
+        blocks += wb * hb
+        coef += _ceil_div(wb, hs) * hs * _ceil_div(hb, vs) * vs * _JBLOCK_BYTES
+    return coef, 0 if arithmetic else _ceil_div(blocks, 8)
+
+
 def _result(status: Status, message: str = "", **kw: Any) -> dict[str, Any]:
     base = {
         "status": int(status),
@@ -89,6 +130,7 @@ def decode_into(
     *,
     strict: bool,
     max_pixels: int | None,
+    max_memory: int | None = None,
     scale_headroom: float = 1.0,
     **_ignored: Any,
 ) -> dict[str, Any]:
@@ -107,6 +149,23 @@ def decode_into(
             return _result(
                 Status.TOO_LARGE,
                 f"image of {W}x{H} = {W * H} pixels exceeds max_pixels={max_pixels}",
+                src_w=W,
+                src_h=H,
+            )
+        needs = multi_scan_needs(raw)
+        if needs is not None and needs[1] > len(raw):
+            return _result(
+                Status.TOO_LARGE,
+                f"multi-scan JPEG claims {W}x{H}: its scans need >= {needs[1]} bytes (1 bit/block), "
+                f"the file has {len(raw)} (decompression-bomb guard)",
+                src_w=W,
+                src_h=H,
+            )
+        if needs is not None and max_memory and needs[0] > max_memory:
+            return _result(
+                Status.TOO_LARGE,
+                f"decoding needs {needs[0]} bytes of coefficient buffers (multi-scan {W}x{H} JPEG), "
+                f"over max_memory={max_memory}",
                 src_w=W,
                 src_h=H,
             )

@@ -30,6 +30,11 @@ from . import _pillow_jpeg as _pillow
 
 #: Default decompression-bomb guard (Pillow's error threshold: 2 x 89,478,485 pixels).
 DEFAULT_MAX_PIXELS = 178_956_970
+#: Default libjpeg working-memory budget per decode (per thread): the largest image
+#: ``DEFAULT_MAX_PIXELS`` admits, progressive with four full-resolution components (CMYK), buffers
+#: 8 bytes of DCT coefficients per pixel = 1.33 GiB; 1.5 GiB leaves room for MCU padding and
+#: libjpeg's row buffers. See docs/decoding.md.
+DEFAULT_MAX_MEMORY = 1536 * 1024 * 1024
 _warned_fallback = False
 
 OnError = Literal["raise", "skip"]
@@ -100,11 +105,21 @@ def _check_out(out: np.ndarray, spec: FrameSpec, n: int | None) -> np.ndarray:
     return out
 
 
+def _positive_or_none(name: str, value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise SpecError(f"{name} must be a positive integer or None, got {value!r}")
+
+
 def _options(
-    strict: bool, max_pixels: int | None, fastdct: bool, fastupsample: bool, scale_headroom: float
+    strict: bool,
+    max_pixels: int | None,
+    max_memory: int | None,
+    fastdct: bool,
+    fastupsample: bool,
+    scale_headroom: float,
 ) -> dict[str, Any]:
-    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 1):
-        raise SpecError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    _positive_or_none("max_pixels", max_pixels)
+    _positive_or_none("max_memory", max_memory)
     if not isinstance(scale_headroom, (int, float)) or not scale_headroom >= 1.0:
         raise SpecError(
             f"scale_headroom must be a number >= 1 (inf disables DCT scaling), got {scale_headroom!r}"
@@ -112,6 +127,7 @@ def _options(
     return {
         "strict": bool(strict),
         "max_pixels": max_pixels,
+        "max_memory": max_memory,
         "fastdct": bool(fastdct),
         "fastupsample": bool(fastupsample),
         "scale_headroom": float(scale_headroom),
@@ -125,6 +141,7 @@ def decode_jpeg(
     out: np.ndarray | None = None,
     strict: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
     fastdct: bool = False,
     fastupsample: bool = False,
     scale_headroom: float = 1.0,
@@ -141,6 +158,11 @@ def decode_jpeg(
     :param strict: treat libjpeg warnings (truncation, corrupt segments) as errors;
         with ``strict=False`` damaged images decode and a :class:`DecodeWarning` is issued.
     :param max_pixels: refuse images with more pixels (decompression-bomb guard); None disables.
+    :param max_memory: libjpeg's working-memory budget in bytes for this decode (the whole-image
+        coefficient buffers of progressive and other multi-scan files); an image that needs more
+        is refused with status TOO_LARGE. None disables. Independently, a Huffman-coded
+        multi-scan file too small to hold one bit per DCT block is refused (TOO_LARGE) before
+        anything is allocated.
     :param fastdct: use libjpeg's fast integer IDCT (less accurate, only affects full scale).
     :param fastupsample: plain chroma replication instead of smooth upsampling.
     :param scale_headroom: the DCT-scaled source must be at least this many times the
@@ -156,8 +178,8 @@ def decode_jpeg(
         raise SpecError(f"spec must be a FrameSpec, got {type(spec).__name__}")
     if not _is_bytes_like(data):
         raise InvalidInputError(f"data must be a contiguous bytes-like object, got {type(data).__name__}")
-    opts = _options(strict, max_pixels, fastdct, fastupsample, scale_headroom)
-    frame = np.empty(spec.frame_shape, spec.numpy_dtype) if out is None else _check_out(out, spec, None)
+    opts = _options(strict, max_pixels, max_memory, fastdct, fastupsample, scale_headroom)
+    frame = spec.allocate(1)[0] if out is None else _check_out(out, spec, None)
     if _native is not None:
         res = _native.decode_into(data, _native.make_spec(spec, **opts), frame)
     else:
@@ -224,6 +246,7 @@ def decode_jpeg_batch(
     *,
     strict: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
     fastdct: bool = False,
     fastupsample: bool = False,
     scale_headroom: float = 1.0,
@@ -242,6 +265,7 @@ def decode_jpeg_batch(
     :param strict: see :func:`decode_jpeg`; with ``strict=False`` damaged items get
         status WARNING and their message.
     :param max_pixels: per-item decompression-bomb guard.
+    :param max_memory: per-item (so per-thread) libjpeg working-memory budget, see :func:`decode_jpeg`.
     :param fastdct, fastupsample, scale_headroom: see :func:`decode_jpeg`.
     :returns: a :class:`DecodedBatch`.
     """
@@ -259,7 +283,7 @@ def decode_jpeg_batch(
         threads = default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise SpecError(f"threads must be a positive integer, got {threads!r}")
-    opts = _options(strict, max_pixels, fastdct, fastupsample, scale_headroom)
+    opts = _options(strict, max_pixels, max_memory, fastdct, fastupsample, scale_headroom)
     data = spec.allocate(n) if out is None else _check_out(out, spec, n)
     valid = [_is_bytes_like(it) for it in items]
 

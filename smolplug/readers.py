@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import SpecError, Status, error_for
-from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg_batch
+from .jpeg import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, decode_jpeg_batch
 from .selection import FrameSelection
 from .spec import FrameSpec
 
@@ -69,6 +69,7 @@ class FrameRequest:
     :param ring_size: preallocated batch buffers in the ring (>= 1).
     :param strict: libjpeg warnings are errors (see :func:`smolplug.decode_jpeg`).
     :param max_pixels: per-image decompression-bomb guard.
+    :param max_memory: per-decode libjpeg working-memory budget (see :func:`smolplug.decode_jpeg`).
     :param scale_headroom: DCT-scaling headroom (see :func:`smolplug.decode_jpeg`).
     :param autorotate: apply a video's display matrix (phone videos' rotation), as OpenCV and
         FFmpeg do: output size and ``spec.roi`` are then in display orientation (JPEG EXIF
@@ -86,6 +87,7 @@ class FrameRequest:
     ring_size: int = 2
     strict: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_memory: int | None = DEFAULT_MAX_MEMORY
     scale_headroom: float = 1.0
     autorotate: bool = True
     allocator: Callable[[tuple[int, ...], np.dtype], np.ndarray] | None = field(
@@ -117,6 +119,7 @@ class FrameRequest:
         if self.allocator is None:
             return self.spec.allocate(n)
         shape, dtype = self.spec.batch_shape(n), self.spec.numpy_dtype
+        self.spec.check_allocation(n)
         buf = self.allocator(shape, dtype)
         if (
             not isinstance(buf, np.ndarray)
@@ -259,6 +262,7 @@ class JpegFileReader(FrameReader):
             on_error="skip",
             strict=req.strict,
             max_pixels=req.max_pixels,
+            max_memory=req.max_memory,
             scale_headroom=req.scale_headroom,
         )
         self.stats.bytes_read += sum(len(b) for b in items)

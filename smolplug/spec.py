@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -27,6 +30,43 @@ MAX_SIDE = 65500  # JPEG's own limit on a dimension
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+MAX_OUTPUT_ENV = "SMOLPLUG_MAX_OUTPUT_BYTES"
+# cgroup v2, then v1: a container's memory limit, often far below the host's RAM
+_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+@functools.lru_cache(maxsize=1)
+def machine_memory() -> int:
+    """Bytes of memory this process can have: physical RAM, or a smaller cgroup limit."""
+    try:
+        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        limit = 2**63 - 1
+    for path in _CGROUP_LIMITS:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limit = min(limit, int(text))
+    return limit
+
+
+def max_output_bytes() -> int:
+    """Largest output buffer smolplug allocates: ``SMOLPLUG_MAX_OUTPUT_BYTES``, else
+    :func:`machine_memory` (a buffer larger than the memory can only fail or thrash)."""
+    env = os.environ.get(MAX_OUTPUT_ENV)
+    if not env:
+        return machine_memory()
+    try:
+        limit = int(env)
+    except ValueError:
+        raise SpecError(f"{MAX_OUTPUT_ENV} must be an integer number of bytes, got {env!r}") from None
+    if limit < 1:
+        raise SpecError(f"{MAX_OUTPUT_ENV} must be >= 1, got {limit}")
+    return limit
 
 
 def _choice(name: str, value: object, allowed: Sequence[str]) -> None:
@@ -195,6 +235,23 @@ class FrameSpec:
             else:
                 frame[..., c] = v
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one output frame."""
+        return math.prod(self.frame_shape) * self.numpy_dtype.itemsize
+
+    def check_allocation(self, n: int) -> None:
+        """Refuse (:class:`~smolplug.SpecError`, naming the bytes) a buffer of ``n`` frames larger
+        than :func:`max_output_bytes`, before anything is allocated."""
+        need, limit = n * self.frame_bytes, max_output_bytes()
+        if need > limit:
+            raise SpecError(
+                f"{n} frame(s) of {self.frame_shape} {self.dtype} need {need:,} bytes "
+                f"({need / 2**30:.1f} GiB), over the {limit:,}-byte output limit "
+                f"({MAX_OUTPUT_ENV}; default: this machine's memory)"
+            )
+
     def allocate(self, n: int) -> np.ndarray:
-        """An uninitialised batch buffer of the right shape and dtype."""
+        """An uninitialised batch buffer of the right shape and dtype (size-checked first)."""
+        self.check_allocation(n)
         return np.empty(self.batch_shape(n), dtype=self.numpy_dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +68,25 @@ def test_roi_with_every_resize_policy(policy):
     data = IMGS["4:2:0"]
     spec = FrameSpec(50, 70, resize=policy, roi=(30, 40, 200, 150))
     assert psnr(smolplug.decode_jpeg(data, spec), reference(data, spec)) >= 33
+
+
+SEEDS = Path(__file__).resolve().parent / "fuzz" / "seeds"
+
+
+@pytest.mark.parametrize("name", ["sampling_2x4", "sampling_4x2"])
+@pytest.mark.parametrize("m", [2, 4, 6])
+def test_cropped_columns_with_2x4_and_4x2_chroma(name, m):
+    """Chroma subsampled 2x4 or 4x2 relative to luma, DCT-scaled: libjpeg-turbo 2.x sizes the
+    cropped chroma rows without the IDCT scaling that does half of their upsampling, so a column
+    crop left part of every row uninitialised (found by the fuzzer). The ROI at scale m/8 must equal
+    the same region of the whole image at scale m/8."""
+    data = (SEEDS / f"{name}.jpg").read_bytes()  # 64x48
+    x, y, w, h = 16, 8, 32, 24
+    k = m / 8
+    full = smolplug.decode_jpeg(data, FrameSpec(int(48 * k), int(64 * k), dtype="uint8", layout="NHWC"))
+    roi = smolplug.decode_jpeg(
+        data, FrameSpec(int(h * k), int(w * k), roi=(x, y, w, h), dtype="uint8", layout="NHWC")
+    )
+    b = smolplug.decode_jpeg_batch([data], FrameSpec(int(h * k), int(w * k), roi=(x, y, w, h)))
+    assert int(b.scales[0]) == m
+    assert np.array_equal(roi, full[int(y * k) : int((y + h) * k), int(x * k) : int((x + w) * k)])

@@ -1,10 +1,12 @@
 import dataclasses
+import os
 
 import numpy as np
 import pytest
 
-from smolplug import FrameSpec, SpecError
-from smolplug.spec import IMAGENET_MEAN, IMAGENET_STD
+import smolplug
+from smolplug import FrameRequest, FrameSpec, SpecError
+from smolplug.spec import IMAGENET_MEAN, IMAGENET_STD, machine_memory, max_output_bytes
 
 
 def test_defaults_and_shapes():
@@ -75,3 +77,58 @@ def test_validation(kwargs, match):
 def test_spec_error_is_value_error():
     with pytest.raises(ValueError):
         FrameSpec(0, 1)
+
+
+# --- output guard: refuse a buffer larger than the machine before numpy tries -----------------
+
+HUGE = FrameSpec(65500, 65500)  # one float32 RGB frame: 51,483,000,000 bytes
+
+
+def test_huge_output_is_refused_naming_the_bytes(monkeypatch):
+    monkeypatch.setenv("SMOLPLUG_MAX_OUTPUT_BYTES", str(16 * 2**30))
+    with pytest.raises(SpecError, match=r"need 51,483,000,000 bytes \(47\.9 GiB\).*17,179,869,184-byte"):
+        HUGE.allocate(1)
+    with pytest.raises(SpecError, match="51,483,000,000 bytes"):
+        smolplug.decode_jpeg(b"\xff\xd8", HUGE)
+    with pytest.raises(SpecError, match="102,966,000,000 bytes"):
+        smolplug.decode_jpeg_batch([b"\xff\xd8"] * 2, HUGE, on_error="skip")
+
+
+def test_guard_covers_custom_allocators_and_readers(monkeypatch, jpeg_dir):
+    monkeypatch.setenv("SMOLPLUG_MAX_OUTPUT_BYTES", "1000000")
+    calls = []
+
+    def allocator(shape, dtype):
+        calls.append(shape)
+        return np.empty(shape, dtype)
+
+    spec = FrameSpec(200, 200)  # 480,000 bytes a frame
+    assert FrameRequest(spec, allocator=allocator).allocate(2).shape == (2, 3, 200, 200)
+    with pytest.raises(SpecError, match="1,440,000 bytes"):
+        FrameRequest(spec, allocator=allocator).allocate(3)
+    assert calls == [(2, 3, 200, 200)]  # the over-limit request never reached the allocator
+    with pytest.raises(SpecError, match="output limit"):
+        smolplug.open_frames(jpeg_dir, FrameRequest(spec, batch_size=4))
+
+
+def test_default_limit_is_this_machines_memory(monkeypatch):
+    monkeypatch.delenv("SMOLPLUG_MAX_OUTPUT_BYTES", raising=False)
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < max_output_bytes() == machine_memory() <= physical
+    if physical < HUGE.frame_bytes:  # the 48 GiB frame that used to die in numpy
+        with pytest.raises(SpecError, match="51,483,000,000 bytes"):
+            HUGE.allocate(1)
+    assert FrameSpec(1080, 1920).allocate(4).shape == (4, 3, 1080, 1920)
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5"])
+def test_bad_output_limit_is_a_spec_error(monkeypatch, value):
+    monkeypatch.setenv("SMOLPLUG_MAX_OUTPUT_BYTES", value)
+    with pytest.raises(SpecError, match="SMOLPLUG_MAX_OUTPUT_BYTES"):
+        FrameSpec(8, 8).allocate(1)
+
+
+def test_frame_bytes():
+    assert FrameSpec(10, 20).frame_bytes == 3 * 10 * 20 * 4
+    assert FrameSpec(10, 20, colorspace="GRAY", dtype="uint8").frame_bytes == 200
+    assert FrameSpec(10, 20, dtype="float16", layout="NHWC").frame_bytes == 1200
