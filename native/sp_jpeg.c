@@ -167,22 +167,6 @@ static int exif_orientation(j_decompress_ptr cinfo)
     return 1;
 }
 
-/* Display-space source rectangle -> raw (stored) image coordinates. */
-static void rect_to_raw(int o, int W, int H, const sp_geometry *g, double *x, double *y, double *w, double *h)
-{
-    double X = g->sx, Y = g->sy, sw = g->sw, sh = g->sh;
-    switch (o) {
-    case 2: *x = W - (X + sw); *y = Y; *w = sw; *h = sh; break;
-    case 3: *x = W - (X + sw); *y = H - (Y + sh); *w = sw; *h = sh; break;
-    case 4: *x = X; *y = H - (Y + sh); *w = sw; *h = sh; break;
-    case 5: *x = Y; *y = X; *w = sh; *h = sw; break;
-    case 6: *x = Y; *y = H - (X + sw); *w = sh; *h = sw; break;
-    case 7: *x = W - (Y + sh); *y = H - (X + sw); *w = sh; *h = sw; break;
-    case 8: *x = W - (Y + sh); *y = X; *w = sh; *h = sw; break;
-    default: *x = X; *y = Y; *w = sw; *h = sh; break;
-    }
-}
-
 /* Smallest M in 1..8 whose M/8-scaled source still covers the destination
  * (times the headroom): never upsamples when a larger scale would avoid it. */
 static int pick_scale(double sw, double sh, int dw, int dh, double headroom)
@@ -360,7 +344,7 @@ static int decode_impl(sp_jpeg_decoder *d, const uint8_t *data, size_t len, cons
     /* Raw-frame destination size: the display rectangle, transposed when the orientation is. */
     const int rh = transposed ? g.dw : g.dh, rw = transposed ? g.dh : g.dw;
     double sx, sy, sw, sh;
-    rect_to_raw(o, W, H, &g, &sx, &sy, &sw, &sh);
+    sp_rect_to_raw(o, W, H, &g, &sx, &sy, &sw, &sh);
 
     const int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
     const int gray_out = spec->colorspace == SP_COLOR_GRAY;
