@@ -92,6 +92,7 @@ class VideoDecoder:
         self._pos = {int(t): i for i, t in enumerate(index.pts)} if index.identity == "pts" else {}
         self._hold = index.reorder + 1
         self._seekable = True
+        self._skipping = True  #: skip_frame may be used (False once it gave an inexact frame)
 
     # -- container ------------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -128,7 +129,8 @@ class VideoDecoder:
     def _segment(self, seg: Segment) -> Iterator[Decoded]:
         remaining = {int(t) for t in seg.targets}
         errors: list[str] = []
-        modes = [seg.skip] if seg.skip == "DEFAULT" else [seg.skip, "DEFAULT"]
+        first = seg.skip if self._skipping else "DEFAULT"
+        modes = [first] if first == "DEFAULT" else [first, "DEFAULT"]
         for skip in modes:  # a target skipped as a non-reference frame is decoded again without skipping
             for seek_to in self._chain(seg.start):
                 if not remaining:
@@ -142,6 +144,11 @@ class VideoDecoder:
                     remaining.discard(d.index)
                     yield d
                 errors += run.errors
+                if run.inexact and skip != "DEFAULT":
+                    # a frame unlike the sequential decode's after skipping frames: skipping is
+                    # not exact in this file (packed B-frames, damage); decode everything
+                    self._skipping = False
+                    break
                 if run.inexact and self._seekable:
                     self._abandon(seek_to)
                 elif run.anchored:
@@ -169,11 +176,17 @@ class VideoDecoder:
         container = self._open()
         stream = container.streams.video[0]
         if seek_to > 0:
-            container.seek(ix.seek_target(seek_to), stream=stream, backward=True, any_frame=False)
             self.seeks += 1
+            try:
+                container.seek(ix.seek_target(seek_to), stream=stream, backward=True, any_frame=False)
+            except self._av.error.FFmpegError as exc:  # the demuxer cannot seek there: try earlier
+                run.errors.append(f"seek to frame {seek_to} failed: {exc}")
+                return
         cc = stream.codec_context
         by_pts = ix.identity == "pts"
-        verify = ix.crc is not None and seek_to > 0 and not self.lowres
+        # frames decoded after a seek or while skipping others are checked against the
+        # sequential decode's CRCs where the index has them
+        verify = ix.crc is not None and (seek_to > 0 or skip != "DEFAULT") and not self.lowres
         check_pos = ix.pos is not None and seek_to > 0 and by_pts
         wanted = set(targets)
         last = targets[-1]

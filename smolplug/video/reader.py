@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import _binding as native
-from ..errors import SpecError
+from ..errors import RegionOutOfBoundsError, SpecError
 from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
 from ..selection import FrameSelection
 from .batches import Item, assemble
@@ -56,13 +56,16 @@ class VideoReader(FrameReader):
         # frames and keyframes, see renditions.py) or, for MJPEG, FFmpeg's DCT-domain `lowres`.
         spec, read_path, lowres, self.rendition = request.spec, self.path, 0, None
         if request.scale_headroom != float("inf") and dw > 0 and dh > 0:  # size unknown: no frame decodes
-            rend, spec = pick_rendition(
-                self.path, request.spec, dw, dh, request.scale_headroom, self.orientation >= 5
-            )
-            if rend is not None:
-                self.rendition, read_path = rend, rend.path
-            elif ix.codec == "mjpeg":
-                lowres, spec = _pick_lowres(request.spec, dw, dh, request.scale_headroom)
+            try:
+                rend, spec = pick_rendition(
+                    self.path, request.spec, dw, dh, request.scale_headroom, self.orientation >= 5
+                )
+                if rend is not None:
+                    self.rendition, read_path = rend, rend.path
+                elif ix.codec == "mjpeg":
+                    lowres, spec = _pick_lowres(request.spec, dw, dh, request.scale_headroom)
+            except RegionOutOfBoundsError:  # reported frame by frame (frames may differ in size)
+                spec, read_path, lowres, self.rendition = request.spec, self.path, 0, None
         self.lowres = lowres
         self.read_path = read_path
         read_index = ix
