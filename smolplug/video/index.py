@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SmolplugError
 from .container import av_error, decoded_frames, open_video
 
 INDEX_VERSION = 5
@@ -87,10 +86,6 @@ NONREF_B_CODECS = frozenset(
         "wmv2",
     }
 )
-
-
-class UnindexableError(SmolplugError, ValueError):
-    """The video cannot be indexed (no decodable video frames)."""
 
 
 def cache_dir() -> Path:
