@@ -248,15 +248,26 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[red]{e}[/red]")
             return 2
     spec = FrameSpec.imagenet(args.size, round(args.size * 256 / 224))
-    with console.status("profiling: plugin off"):
-        off = sp.profile_off(source, spec, args.frames, executor, args.batch)
     threads = args.threads
     if threads is None and executor is not None:  # split the cores: the model's, and the rest for decoding
         from .jpeg import default_threads
 
         threads = max(1, default_threads() - args.dnn_threads)
-    with console.status("profiling: plugin on"):
-        on = sp.profile_on(source, spec, args.frames, executor, args.batch, threads)
+    try:
+        frames = sp.frames_available(source, args.frames)
+    except (OSError, ValueError) as e:  # a file PyAV cannot open, a video without frames (SmolplugError too)
+        console.print(f"[red]{source}: not a readable video: {e}[/red]")
+        return 2
+    if frames == 0:
+        console.print(f"[red]{source}: no frames to profile[/red]")
+        return 2
+    if frames < args.frames:
+        console.print(
+            f"[yellow]{source.name} has {frames} frames: profiling {frames}, not {args.frames}[/yellow]"
+        )
+    with console.status("profiling: warm-up, then plugin off and on"):
+        result = sp.compare(source, spec, frames, executor, args.batch, threads)
+    off, on = result.off, result.on
     table = Table(
         title=f"{source.name}: {off.frames} frames -> {args.size}x{args.size} normalised (ms per frame)"
     )
@@ -273,7 +284,11 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     )
     table.add_row("frames/s", f"{off.fps:.0f}", f"{on.fps:.0f}")
     console.print(table)
-    console.print(f"speedup {off.wall / on.wall * on.frames / off.frames:.1f}x end to end")
+    console.print(f"speedup {result.speedup:.1f}x end to end (both sides warm)")
+    console.print(
+        "warm-up, before timing and not in the table: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in result.warmup.items())
+    )
     if args.png:
         _write_png(console, lambda path: sp.write_png([off, on], path, table.title or ""), args.png)
     return 0
