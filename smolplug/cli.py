@@ -149,8 +149,9 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from .demo import DemoError, run_demo
 
     queries = tuple(q.strip() for q in args.queries.split(",") if q.strip())
+    inputs = ("hd",) if args.hd else ("native",) if args.native else ("native", "hd")
     try:
-        runs = run_demo(console, args.video, hd=args.hd, renditions=not args.no_renditions, queries=queries)
+        runs = run_demo(console, args.video, inputs, renditions=not args.no_renditions, queries=queries)
     except DemoError as e:
         console.print(f"[red]{e}[/red]")
         return 2
@@ -388,9 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     rm.set_defaults(func=cmd_renditions_make)
     sub.add_parser("plugins", help="list registered plugins and their hooks").set_defaults(func=cmd_plugins)
     sub.add_parser("info", help="backend, versions, threads").set_defaults(func=cmd_info)
-    demo = sub.add_parser("demo", help="NoScope- and BlazeIt-style queries on a real video, plugin off vs on")
+    demo = sub.add_parser(
+        "demo",
+        help="NoScope- and BlazeIt-style queries on a real video and its H.264 transcode, plugin off vs on",
+    )
     demo.add_argument("--video", help="video to query (default: ../shared/data/video/vtest.avi)")
-    demo.add_argument("--hd", action="store_true", help="query a 1440x1080 H.264 transcode of it")
+    only = demo.add_mutually_exclusive_group()
+    only.add_argument(
+        "--hd", action="store_true", help="only its 1440x1080 H.264 transcode (default: as it is, then that)"
+    )
+    only.add_argument("--native", action="store_true", help="only the video as it is (no transcode)")
     demo.add_argument("--no-renditions", action="store_true", help="do not make low-res renditions")
     demo.add_argument("--queries", default="noscope,aggregate,limit", help="comma list (default: all)")
     demo.set_defaults(func=cmd_demo)
