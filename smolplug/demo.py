@@ -219,6 +219,7 @@ def _run(
         "its answers are precomputed labels in both runs, so 'time' leaves the calls out and "
         "'time incl. reference' charges each at that cost"
     )
+    blazeit = next((q for q in ("aggregate", "limit") if q in queries), None)  # its runs name the proxy
     for kind in inputs:
         ix = load_index(works[kind])
         title, why = describe_video(ix, runs[kind])
@@ -226,9 +227,7 @@ def _run(
         console.print(results_table(runs[kind], title + (" (+ renditions)" if renditions else ""), per_call))
         console.print(f"[bold]why:[/bold] {why}")
         for r in runs[kind]:
-            if r.query in ("aggregate", "limit") and r.query == next(
-                q for q in ("aggregate", "limit") if q in queries
-            ):
+            if r.query == blazeit:
                 d = r.details
                 console.print(
                     f"BlazeIt-style proxy, plugin {'on' if r.plugin else 'off'}: {d['proxy']} "
