@@ -13,23 +13,49 @@ Replaces three pieces of the engine:
   per core count, as ``smolplug calibrate`` does) and the proxy CNN run by smolplug's executor
   (``smolplug_make_executor``, backend ``auto``: the faster of torch and onnxruntime, timed on
   the engine's own frames per core count) — and ``smolplug_select_plan``
-  picks the fastest plan reaching ``min_corr``: a larger input that decodes no slower, or a
-  proxy that hides under decoding, is no longer penalised by its multiply-accumulates (ties on
-  a shared bottleneck go to the plan doing less work). When no plan reaches the target the
-  engine's own fallback (the most correlated proxy) stands.
+  picks the plan reaching ``min_corr`` with the fewest predicted seconds per query: every frame
+  through the pipeline, plus the reference-model calls the engine's queries are expected to
+  make with that proxy (estimated on the held-out frames, below) at the reference model's
+  measured cost. A larger input that decodes no slower, or a proxy that hides under decoding, is
+  no longer penalised by its multiply-accumulates, and a proxy that ranks frames better wins
+  when the calls it saves cost more than the decoding it adds (ties on a shared bottleneck go to
+  the plan doing less work). When no plan reaches the target the engine's own fallback (the
+  most correlated proxy) stands.
 * ``BlazeIt.score_all`` — "load every frame, then run the proxy" becomes one pipeline (decoding
   in a reader thread, the proxy on smolplug's executor in the caller's), with the cores split as
   the chosen plan's estimate says. onnxruntime ran these small CNNs 2–4.6x faster than eager
   torch and, releasing the GIL for a whole batch, slows the decoding thread less.
 
+Expected reference-model calls per candidate, from its predictions on the engine's held-out
+frames (``Proxy.heldout``) and the queries' own parameters (their signatures' defaults):
+
+* limit: the engine's ranked search run on the held-out frames (real frame numbers, so ``gap``
+  blocks the same span); the calls at which the ``n x share``-th hit came (``share``: the
+  held-out frames' share of the video, interpolated between hits), scaled by ``1 / share``.
+* aggregate: the sample count at which the engine's empirical-Bernstein bound on the
+  control-variate estimate falls below ``eps``, with the held-out frames' variance and range of
+  the controlled variable (a better-correlated proxy needs fewer samples). Query rewriting (the
+  proxy's mean alone, taken when the held-out bias is within ``eps / 2``) is not counted on:
+  the held-out bias is too noisy to choose a proxy by (rewritten answers' errors reached 0.09
+  of the 0.1 bound on vtest.avi), and preferring proxies that happen to pass it would make the
+  engine rewrite more often on luck.
+
+The reference model's cost per call comes from the option ``reference_seconds``, else from the
+host's ``reference.seconds_per_call(video)`` (OpenCV's HOG, timed once per process); 0 leaves
+reference calls out, as before.
+
 Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads`` (decoding threads; default:
 the cost model's split), ``backend`` (executor backend for the proxy: "auto", "torch",
 "onnxruntime"), ``select`` (True: replace ``select_proxy``), ``pipeline`` (True: replace
-``score_all``).
+``score_all``), ``queries`` (("aggregate", "limit"): whose reference calls a proxy is costed
+by), ``reference_seconds`` (None: measured).
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import math
 import os
 from types import ModuleType
 from typing import Any
@@ -122,6 +148,91 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         patcher.setattr(engine_cls, "score_all", score_all)
 
 
+def expected_limit_calls(
+    scores: np.ndarray, counts: np.ndarray, frames: np.ndarray, total: int, n: int, min_count: int, gap: int
+) -> float:
+    """Reference calls of the limit query over a ``total``-frame video, estimated from held-out
+    ``frames`` (ascending frame numbers) with the proxy's ``scores`` and the reference ``counts``:
+    the engine's ranked search on them, read at ``n * share`` hits and scaled by ``1 / share``."""
+    share = len(frames) / total
+    blocked = np.zeros(total, bool)
+    calls, hit_at = 0, [0]
+    for j in np.argsort(-scores, kind="stable"):
+        f = int(frames[j])
+        if blocked[f]:
+            continue
+        calls += 1
+        if counts[j] >= min_count:
+            hit_at.append(calls)
+            blocked[max(f - gap, 0) : f + gap + 1] = True
+    want = n * share
+    k = math.floor(want)
+    if k + 1 >= len(hit_at):  # the held-out frames ran out of hits: every one of them was checked
+        return calls / share
+    return (hit_at[k] + (want - k) * (hit_at[k + 1] - hit_at[k])) / share
+
+
+def expected_sampling_calls(
+    proxy: np.ndarray, truth: np.ndarray, total: int, eps: float, delta: float, min_samples: int
+) -> float:
+    """Reference calls of control-variate sampling over a ``total``-frame video: the first sample
+    count at which the engine's empirical-Bernstein bound (finite-population corrected) is
+    within ``eps``, with the controlled variable's variance and range as on held-out frames."""
+    p, y = np.asarray(proxy, np.float64), np.asarray(truth, np.float64)
+    c = float(np.cov(y, p, bias=True)[0, 1] / p.var()) if p.var() > 0 else 0.0
+    z = y - c * (p - p.mean())
+    log_term = math.log(3 / delta)
+    var, spread = float(z.var()), float(np.ptp(z))
+    for n in range(max(min_samples, 1), total):
+        fpc = math.sqrt(1 - (n - 1) / total)
+        if (math.sqrt(2 * var * log_term / n) + 3 * spread * log_term / n) * fpc <= eps:
+            return float(n)
+    return float(total)
+
+
+def _defaults(fn: Any) -> dict[str, Any]:
+    return {
+        k: v.default
+        for k, v in inspect.signature(fn).parameters.items()
+        if v.default is not inspect.Parameter.empty
+    }
+
+
+def _reference_calls(
+    module: ModuleType, engine: Any, proxy: Any, queries: tuple[str, ...]
+) -> dict[str, float]:
+    """Expected reference-model calls per query with ``proxy`` (see the module docstring)."""
+    idx = np.arange(engine.n_frames)
+    held = idx[idx % 3 == 2]
+    if proxy.heldout is None or len(proxy.heldout) != len(held):
+        return {}
+    truth = engine.counts[held]
+    out: dict[str, float] = {}
+    if "aggregate" in queries:
+        a = _defaults(module.BlazeIt.aggregate)
+        out["aggregate"] = expected_sampling_calls(
+            proxy.heldout, truth, engine.n_frames, a["eps"], a["delta"], a["min_samples"]
+        )
+    if "limit" in queries:
+        lim = _defaults(module.BlazeIt.limit)
+        out["limit"] = expected_limit_calls(
+            proxy.heldout, truth, held, engine.n_frames, lim["n"], lim["min_count"], lim["gap"]
+        )
+    return out
+
+
+def _reference_seconds(module: ModuleType, engine: Any, options: dict[str, Any]) -> float:
+    """Seconds per reference-model call: the option, else the host's own measurement, else 0."""
+    if options.get("reference_seconds") is not None:
+        return float(options["reference_seconds"])
+    try:
+        reference = importlib.import_module(module.__package__ + ".reference")
+    except ImportError:
+        return 0.0
+    measure = getattr(reference, "seconds_per_call", None)
+    return float(measure(engine.video)) if measure else 0.0
+
+
 def _executor(engine: Any, model: Any, threads: int, options: dict[str, Any]) -> Any:
     """smolplug's CPU executor for one of the engine's proxies, one per (model, threads), kept on
     the engine (onnxruntime sessions and the ``auto`` choice are made once)."""
@@ -144,7 +255,10 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
 
     def select_proxy(self: Any, candidates: list[Any]) -> Any:
         self._smolplug_choice = None
+        self._smolplug_reference_calls = {}
         cores = _cores()
+        queries = tuple(options.get("queries", ("aggregate", "limit")))
+        per_call = _reference_seconds(module, self, options) if queries else 0.0
         # 1, 2, 4, ... and cores - 1 (one core is left for the other stage); linear in between
         threads = sorted({1 << k for k in range(cores.bit_length()) if 1 << k < cores} | {max(1, cores - 1)})
         decode = {
@@ -172,7 +286,19 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
             else:  # one core: no overlap, the stages take turns
                 d = Stage("decode", decode[c.size]).rate(1)
                 stages = (Stage("decode+dnn", {1: 1 / (1 / d + 1 / dnn[1])}),)
-            plans.append(Plan(c.name, c.corr, stages, {"width": c.width, "size": c.size}))
+            calls = _reference_calls(module, self, c, queries) if per_call > 0 else {}
+            self._smolplug_reference_calls[c.name] = calls
+            plans.append(
+                Plan(
+                    c.name,
+                    c.corr,
+                    stages,
+                    {"width": c.width, "size": c.size},
+                    items=self.n_frames,
+                    reference_calls=sum(calls.values()),
+                    reference_seconds=per_call,
+                )
+            )
         try:
             choice = select_plan(plans, self.min_corr, cores)
         except PlanError:  # nothing reaches the target: the engine's own fallback

@@ -9,10 +9,11 @@ For every video and mode, each engine is trained once (plugin off: on OpenCV-loa
 plugin on: on smolplug-loaded frames), then the queries are timed ``--repeats`` times, off and
 on interleaved; the median is reported. Time = the query: frame loading plus the engine's own
 work (difference detector, CNN, sampling). Reference-model (HOG) calls are answered from
-precomputed labels in both modes; a column charges each call at HOG's measured cost. The
-BlazeIt-style engine picks its proxy among 4 candidates (CNN width x input size): off by its
-DNN-only rule, on through smolplug_select_plan (the last column: which, and on, the pipelined
-proxy pass's predicted vs measured frames/s).
+precomputed labels in both modes; a column charges each call at HOG's measured cost (median of
+many calls), and the adapters cost their plans with that same figure. The BlazeIt-style engine
+picks its proxy among 4 candidates (CNN width x input size): off by its DNN-only rule, on through
+smolplug_select_plan with each candidate's expected reference calls (the last column: which, and
+on, the pipelined proxy pass's predicted vs measured frames/s).
 
     .venv/bin/python benchmarks/end_to_end.py [--repeats 5] [--skip-native] [--skip-hd]
 """
@@ -22,59 +23,45 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from integration_tests.engines import blazeit, noscope  # noqa: E402
-from integration_tests.engines.reference import REF_SIZE, detect  # noqa: E402
 from integration_tests.workload import (  # noqa: E402
     BLAZEIT_MIN_CORR,
     BLAZEIT_PROXIES,
     DEFAULT_VIDEO,
+    REFERENCE_MODEL,
     labels_for,
     prepare_video,
+    reference_seconds,
     set_plugin,
 )
 from smolplug.cli import make_console  # noqa: E402
 from smolplug.video import load_index  # noqa: E402
 
 
-def hog_seconds_per_call(video: Path, n: int = 12) -> float:
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    for _ in range(n):
-        ok, f = cap.read()
-        if ok:
-            frames.append(cv2.resize(f, REF_SIZE))
-    cap.release()
-    t = time.perf_counter()
-    for f in frames:
-        detect(f)
-    return (time.perf_counter() - t) / len(frames)
-
-
 class Case:
-    """One query on one engine instance per mode; ``run(mode)`` times it once."""
+    """One query on one engine instance per mode; ``run(mode)`` times it once. ``options`` go to
+    the adapters (plugin on)."""
 
-    def __init__(self, name, make, query):
-        self.name, self.make, self.query = name, make, query
+    def __init__(self, name, make, query, **options):
+        self.name, self.make, self.query, self.options = name, make, query, options
         self.engines = {}
         self.results = {False: [], True: []}
 
     def train(self, plugin: bool) -> None:
-        set_plugin(plugin)
+        set_plugin(plugin, **self.options)
         eng = self.make()
         eng.train()
         self.engines[plugin] = eng
 
     def run(self, plugin: bool) -> None:
-        set_plugin(plugin)
+        set_plugin(plugin, **self.options)
         self.results[plugin].append(self.query(self.engines[plugin]))
 
 
@@ -104,13 +91,20 @@ def proxy_note(engine, result) -> str:
     return f"{p.name} r={p.corr:.2f}{fps}"
 
 
-def bench_video(video: Path, labels, repeats: int, console) -> list[dict]:
+def bench_video(video: Path, labels, repeats: int, console, per_call: float) -> list[dict]:
     ix = load_index(video)
     nq = noscope.NoScopeQuery(str(video))
+    ref = {"reference_seconds": per_call}
     cases = [
-        Case("noscope", lambda: noscope.NoScope(nq, labels), lambda e: e.run()),
-        Case("aggregate", lambda: make_blazeit(video, labels), lambda e: e.aggregate(eps=0.1)),
-        Case("limit", lambda: make_blazeit(video, labels), lambda e: e.limit()),
+        Case("noscope", lambda: noscope.NoScope(nq, labels), lambda e: e.run(), **ref),
+        Case(
+            "aggregate",
+            lambda: make_blazeit(video, labels),
+            lambda e: e.aggregate(eps=0.1),
+            queries=("aggregate",),
+            **ref,
+        ),
+        Case("limit", lambda: make_blazeit(video, labels), lambda e: e.limit(), queries=("limit",), **ref),
     ]
     for c in cases:
         for plugin in (False, True):
@@ -159,8 +153,8 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     labels = labels_for(args.video)
-    hog = hog_seconds_per_call(args.video)
-    console.print(f"reference model (HOG at {REF_SIZE[0]}x{REF_SIZE[1]}): {hog * 1e3:.1f} ms per call")
+    hog = reference_seconds(args.video)
+    console.print(f"reference model ({REFERENCE_MODEL}): {hog * 1e3:.1f} ms per call (median)")
     videos = []
     if not args.skip_native:
         videos.append(prepare_video(args.video))
@@ -171,7 +165,7 @@ def main(argv=None) -> int:
         console.print(
             f"[bold]{v.name}[/bold]: training both modes, then {args.repeats} interleaved repeats ..."
         )
-        rows += bench_video(v, labels, args.repeats, console)
+        rows += bench_video(v, labels, args.repeats, console, hog)
     t = Table(title="end to end: plugin off vs on (median of repeats)")
     for col in (
         "video",

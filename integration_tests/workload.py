@@ -22,7 +22,8 @@ from smolplug.video import load_index
 from smolplug.video.renditions import list_renditions, make_renditions, transcode
 
 from .engines import blazeit, noscope
-from .engines.reference import Labels, default_cache_dir, label_video
+from .engines.common import UnfitVideoError, check_labels, video_frame_count
+from .engines.reference import REF_SIZE, Labels, default_cache_dir, label_video, seconds_per_call
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -33,6 +34,7 @@ QUERIES = ("noscope", "aggregate", "limit")
 BLAZEIT_PROXIES = ((8, 32), (16, 32), (8, 65), (16, 65))
 BLAZEIT_MIN_CORR = 0.55
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+REFERENCE_MODEL = f"OpenCV HOG people detector at {REF_SIZE[0]}x{REF_SIZE[1]}"
 
 
 def media_dir() -> Path:
@@ -78,8 +80,42 @@ def prepare_video(
 
 
 def labels_for(src: Path = DEFAULT_VIDEO, progress: Progress | None = None) -> Labels:
-    """Reference-model labels of the source (transcodes and renditions have the same frames)."""
-    return label_video(src, progress=(lambda d, t: progress("reference labels", d, t)) if progress else None)
+    """Reference-model labels of the source (transcodes and renditions have the same frames);
+    :class:`UnfitVideoError` when it cannot be read."""
+    video_frame_count(src)
+    try:
+        return label_video(
+            src, progress=(lambda d, t: progress("reference labels", d, t)) if progress else None
+        )
+    except OSError as e:  # frames OpenCV counted but could not decode
+        raise UnfitVideoError(str(e)) from e
+
+
+def check_queries(video: Path, labels: Labels, queries: tuple[str, ...] = QUERIES) -> None:
+    """Raise :class:`UnfitVideoError`, saying what is missing, unless every query in ``queries``
+    can train on ``video`` and check its accuracy target there (the engines' own checks, and
+    enough frames for the limit query to find its N)."""
+    check_labels(video, video_frame_count(video), len(labels))
+    if "noscope" in queries:
+        q = noscope.NoScopeQuery(str(video))
+        noscope.check_fit(q, labels.in_region(q.region))
+    counts = labels.counts()
+    if {"aggregate", "limit"} & set(queries):
+        blazeit.check_fit(str(video), counts)
+    if "limit" in queries:
+        n, m, gap = blazeit.LIMIT_N, blazeit.LIMIT_MIN_COUNT, blazeit.LIMIT_GAP
+        found = blazeit.limit_reachable(counts, m, gap)
+        if found < n:
+            raise UnfitVideoError(
+                f"{video}: the limit query wants {n} frames with at least {m} people, more than {gap} "
+                f"frames apart; the reference model finds at most {found} such frames"
+            )
+
+
+def reference_seconds(video: Path) -> float:
+    """The reference model's measured seconds per call on this machine (HOG at its input size,
+    median of many calls; measured once per process)."""
+    return seconds_per_call(str(video))
 
 
 @dataclass
@@ -97,19 +133,20 @@ class QueryRun:
     details: dict = field(default_factory=dict)
 
 
-def set_plugin(on: bool) -> None:
+def set_plugin(on: bool, **options) -> None:
+    """Both engines' adapters on (with ``options``, e.g. ``reference_seconds``) or off."""
     for name in ("noscope_ref", "blazeit_ref"):
         a = get_adapter(name)
         if on:
-            a.enable()
+            a.enable(**options)
         else:
             a.disable()
 
 
 def run_noscope(
-    video: Path, labels: Labels, plugin: bool, query: noscope.NoScopeQuery | None = None
+    video: Path, labels: Labels, plugin: bool, query: noscope.NoScopeQuery | None = None, **options
 ) -> QueryRun:
-    set_plugin(plugin)
+    set_plugin(plugin, **options)
     q = query or noscope.NoScopeQuery(str(video))
     eng = noscope.NoScope(q, labels)
     t = time.perf_counter()
@@ -125,7 +162,14 @@ def run_noscope(
         f"FP {fp:.1%} / FN {fn:.1%} (target ≤ {q.fp_target:.0%} / {q.fn_target:.0%})",
         ok,
         train,
-        {"fp": fp, "fn": fn, "cascade": cascade, "positives": len(r.positives)},
+        {
+            "fp": fp,
+            "fn": fn,
+            "cascade": cascade,
+            "positives": len(r.positives),
+            "roi_margin": getattr(eng, "_smolplug_roi_margin", None),
+            "margin_costs": dict(getattr(eng, "_smolplug_margin_costs", {})),
+        },
     )
 
 
@@ -155,8 +199,9 @@ def run_blazeit(
     which: tuple[str, ...] = ("aggregate", "limit"),
     *,
     eps: float = 0.1,
+    **options,
 ) -> list[QueryRun]:
-    set_plugin(plugin)
+    set_plugin(plugin, **{"queries": which, **options})  # proxies costed by these queries' reference calls
     eng = blazeit.BlazeIt(str(video), labels, proxies=BLAZEIT_PROXIES, min_corr=BLAZEIT_MIN_CORR)
     t = time.perf_counter()
     eng.train()
@@ -165,13 +210,17 @@ def run_blazeit(
     proxy = {
         "proxy": eng.proxy.name,
         "corr": eng.proxy.corr,
-        "selected_by": "smolplug pipelined cost model" if choice is not None else "engine (DNN-only)",
+        "selected_by": "smolplug cost model (pipeline + reference calls)"
+        if choice is not None
+        else "engine (DNN-only)",
         "candidates": {c.name: c.corr for c in eng.candidates},
         "macs": {c.name: c.macs for c in eng.candidates},
     }
     if choice is not None:
         proxy["predicted"] = {k: e.throughput for k, e in choice.estimates.items()}
         proxy["work"] = {k: e.work for k, e in choice.estimates.items()}
+        proxy["predicted_seconds"] = dict(choice.seconds)
+        proxy["expected_calls"] = dict(getattr(eng, "_smolplug_reference_calls", {}))
     truth = float(labels.counts().mean())
     out = []
     if "aggregate" in which:
@@ -213,12 +262,15 @@ def _fps(load) -> dict:
     return {k: load.details[k] for k in ("predicted_fps", "measured_fps") if k in load.details}
 
 
-def run_all(video: Path, labels: Labels, plugin: bool, queries: tuple[str, ...] = QUERIES) -> list[QueryRun]:
+def run_all(
+    video: Path, labels: Labels, plugin: bool, queries: tuple[str, ...] = QUERIES, **options
+) -> list[QueryRun]:
+    """The ``queries`` with the adapters off, or on with ``options``."""
     runs = []
     if "noscope" in queries:
-        runs.append(run_noscope(video, labels, plugin))
+        runs.append(run_noscope(video, labels, plugin, **options))
     bl = tuple(q for q in queries if q in ("aggregate", "limit"))
     if bl:
-        runs += run_blazeit(video, labels, plugin, bl)
+        runs += run_blazeit(video, labels, plugin, bl, **options)
     set_plugin(False)
     return runs

@@ -9,6 +9,12 @@ DNN-only estimate (NoScope's cost model) overrates it.
 A :class:`Stage` is described by measured throughputs (items/s) per number of cores it is given
 (from calibration); stages that do not use CPU cores (a GPU, the host-to-device copy) have one
 fixed rate. :func:`pipeline_throughput` searches the integer core splits for the best bottleneck.
+
+A query does not end with the proxy: frames the proxy cannot settle go to the reference model
+(NoScope's cascade, BlazeIt's sampling and ranked search), and a weaker proxy sends more. A
+:class:`Plan` may therefore carry the items one query puts through the pipeline and its expected
+reference-model calls at their measured cost; plans are then ranked by predicted seconds per
+query (:meth:`Plan.seconds`), pipeline and reference calls together.
 """
 
 from __future__ import annotations
@@ -137,6 +143,23 @@ class Plan:
     accuracy: float  #: measured on a labelled validation sample (higher is better)
     stages: tuple[Stage, ...]
     params: Mapping[str, Any] = field(default_factory=dict)  #: model, size, decode mode, ...
+    items: int = 0  #: items one query puts through the stages (0: rank by throughput alone)
+    reference_calls: float = 0.0  #: expected reference-model calls per query (the proxy decides)
+    reference_seconds: float = 0.0  #: measured seconds per reference-model call
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.items, int) and self.items >= 0):
+            raise PlanError(f"plan {self.name!r}: items must be a count >= 0, got {self.items!r}")
+        for what in ("reference_calls", "reference_seconds"):
+            v = getattr(self, what)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise PlanError(f"plan {self.name!r}: {what} must be a finite number >= 0, got {v!r}")
+
+    def seconds(self, estimate: Estimate) -> float:
+        """Predicted seconds per query: its items through the pipeline at ``estimate``'s
+        throughput, plus its expected reference-model calls at their cost."""
+        pipeline = self.items / estimate.throughput if self.items else 0.0
+        return pipeline + self.reference_calls * self.reference_seconds
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,7 @@ class Choice:
     estimate: Estimate
     frontier: list[tuple[Plan, Estimate]]  #: Pareto-optimal (accuracy vs throughput), fastest first
     estimates: dict[str, Estimate]  #: every candidate's estimate, by plan name
+    seconds: dict[str, float] = field(default_factory=dict)  #: every candidate's Plan.seconds
 
 
 def pareto_frontier(items: Sequence[tuple[Plan, Estimate]]) -> list[tuple[Plan, Estimate]]:
@@ -163,6 +187,11 @@ def select_plan(candidates: Sequence[Plan], target: float, cores: int, *, model:
     """The fastest plan whose accuracy is at least ``target``, by ``model`` ("pipeline" or
     "dnn-only"); raises :class:`PlanError` naming the best accuracy seen when none reaches it.
 
+    Fastest means the fewest predicted seconds per query (:meth:`Plan.seconds`: the pipeline
+    and the expected reference-model calls) for plans that carry them, then the highest
+    throughput: a proxy that decodes a little slower but sends fewer frames to the reference
+    model wins when those calls cost more than the decoding it adds.
+
     Plans bottlenecked by the same stage (the same decoding under different DNNs) tie exactly;
     the tie goes to the plan doing less CPU work per item (:attr:`Estimate.work`: its other
     stages leave more slack, and on a small machine a busier neighbour stage slows the
@@ -179,5 +208,11 @@ def select_plan(candidates: Sequence[Plan], target: float, cores: int, *, model:
         raise PlanError(
             f"no plan reaches accuracy {target:g}: the best is {best.name!r} at {best.accuracy:g}"
         )
-    plan, est = max(ok, key=lambda pe: (pe[1].throughput, -pe[1].work, pe[0].accuracy))
-    return Choice(plan, est, pareto_frontier(items), {p.name: e for p, e in items})
+    plan, est = min(ok, key=lambda pe: (pe[0].seconds(pe[1]), -pe[1].throughput, pe[1].work, -pe[0].accuracy))
+    return Choice(
+        plan,
+        est,
+        pareto_frontier(items),
+        {p.name: e for p, e in items},
+        {p.name: p.seconds(e) for p, e in items},
+    )

@@ -25,6 +25,10 @@ OFF_STAGES = ("read", "decode", "resize", "normalize", "infer")
 ON_STAGES = ("decode+preprocess", "infer", "executor idle", "GPU copy", "GPU compute")
 
 
+#: the order the two sides are timed in by default (warm-up makes the order irrelevant)
+SIDES = ("off", "on")
+
+
 @dataclass
 class Breakdown:
     label: str
@@ -38,6 +42,70 @@ class Breakdown:
 
     def ms_per_frame(self) -> dict[str, float]:
         return {k: 1e3 * v / max(self.frames, 1) for k, v in self.stages.items()}
+
+
+@dataclass
+class Comparison:
+    """Both sides, timed warm, and the one-off warm-up each needed (seconds, reported apart)."""
+
+    off: Breakdown
+    on: Breakdown
+    warmup: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> float:
+        """Frames/s with the plugin on over frames/s with it off."""
+        return self.on.fps / self.off.fps if self.off.fps else 0.0
+
+
+def frames_available(source: Path, n: int) -> int:
+    """``n`` frames, or as many as a video has when it is shorter (JPEG folders are cycled)."""
+    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+        from .video import load_index
+
+        return min(n, load_index(source).n_frames)
+    return n
+
+
+def warm_executor(executor: Any, spec: FrameSpec, batch_size: int) -> float:
+    """Run ``executor`` once on a batch shaped like the real ones (normalised-image-like values)
+    and return how long that took: the one-off set-up either side would otherwise pay."""
+    if executor is None:
+        return 0.0
+    from .calibrate import dnn_input
+
+    batch = dnn_input(spec.batch_shape(batch_size))
+    if spec.dtype != "float32":
+        batch = batch.astype(spec.numpy_dtype)
+    t0 = time.perf_counter()
+    executor.run(batch)
+    return time.perf_counter() - t0
+
+
+def compare(
+    source: Path,
+    spec: FrameSpec,
+    n: int,
+    executor: Any,
+    batch_size: int,
+    threads: int | None,
+    order: Sequence[str] = SIDES,
+) -> Comparison:
+    """Profile both sides on the same ``n`` frames (fewer when a video is shorter), warm:
+    the executor's set-up and one batch of each side run first, untimed in the breakdowns."""
+    if sorted(order) != sorted(SIDES):
+        raise ValueError(f"order must name each of {SIDES} once, got {tuple(order)}")
+    n = frames_available(source, n)
+    runs = {
+        "off": lambda frames: profile_off(source, spec, frames, executor, batch_size),
+        "on": lambda frames: profile_on(source, spec, frames, executor, batch_size, threads),
+    }
+    warmup = {"executor set-up": warm_executor(executor, spec, batch_size)}
+    first = max(1, min(batch_size, n))
+    for side in order:
+        warmup[f"plugin {side}: first batch"] = runs[side](first).wall
+    timed = {side: runs[side](n) for side in order}
+    return Comparison(timed["off"], timed["on"], warmup)
 
 
 def _normalize(rgb: np.ndarray, spec: FrameSpec) -> np.ndarray:
@@ -131,7 +199,9 @@ def profile_on(
         src: Any = cycled_jpegs(source, n)
         frames = None
     else:
-        src, frames = str(source), range(n) if source.suffix.lower() in VIDEO_SUFFIXES else None
+        src, frames = str(source), None
+        if source.suffix.lower() in VIDEO_SUFFIXES:
+            frames = range(frames_available(source, n))
     req = FrameRequest(spec, batch_size=batch_size, frames=frames, threads=threads, ring_size=4)
     ex = executor if executor is not None else CallableExecutor(lambda x: None)
     dev0 = dict(getattr(ex, "device_seconds", {}))

@@ -70,3 +70,28 @@ def test_adapters_lists_the_bundled_ones(capsys):
 def test_demo_with_a_missing_video_fails_cleanly(tmp_path, capsys):
     assert main(["demo", "--video", str(tmp_path / "nope.avi")]) == 2
     assert "not found" in capsys.readouterr().out
+
+
+@pytest.fixture
+def it_cache(tmp_path, monkeypatch):
+    """Reference labels and working copies of generated clips go to a temporary cache."""
+    monkeypatch.setenv("SMOLPLUG_IT_CACHE", str(tmp_path / "it-cache"))
+
+
+def test_demo_on_a_clip_the_engines_cannot_fit_says_why(tmp_path, capsys, it_cache):
+    """A 68-frame clip: the NoScope-style query cannot hold out enough frames to check its
+    targets. A clear message and a non-zero exit, not an AssertionError from the engine."""
+    from .clips import make_clip
+
+    clip = make_clip(tmp_path / "short.mp4", n=68, w=160, h=96)
+    assert main(["demo", "--video", str(clip), "--native", "--queries", "noscope"]) == 2
+    out = capsys.readouterr().out
+    assert "cannot run the demo on this video" in out and "68 frames, too few" in out
+    assert "needs at least 90" in out
+
+
+def test_demo_on_a_file_that_is_no_video_says_so(tmp_path, capsys, it_cache):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00not a video" * 100)
+    assert main(["demo", "--video", str(junk), "--native"]) == 2
+    assert "not a video OpenCV can open" in capsys.readouterr().out

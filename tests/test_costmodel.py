@@ -98,6 +98,39 @@ def test_ties_on_a_shared_bottleneck_go_to_less_work_then_accuracy():
     assert select_plan(plans, 0.65, 4).plan.name == "wider"
 
 
+def test_expected_reference_calls_at_their_cost_decide_between_plans():
+    """A proxy that decodes slower but ranks better wins once its saved reference-model calls
+    cost more than the decoding it adds (BlazeIt's limit query: 31 vs 14 calls at ~80 ms)."""
+    fast = (linear("decode", 4000, 2), linear("dnn", 40000, 2))  # 795 frames: 0.13 s decoding
+    slow = (linear("decode", 2500, 2), linear("dnn", 20000, 2))  # 795 frames: 0.21 s decoding
+    weak = Plan("cnn8@32", 0.61, fast, items=795, reference_calls=31, reference_seconds=0.08)
+    strong = Plan("cnn8@65", 0.71, slow, items=795, reference_calls=14, reference_seconds=0.08)
+    c = select_plan([weak, strong], 0.55, 2)
+    assert c.estimates["cnn8@32"].throughput > c.estimates["cnn8@65"].throughput
+    assert c.plan.name == "cnn8@65"
+    assert c.seconds["cnn8@65"] == pytest.approx(795 / c.estimates["cnn8@65"].throughput + 14 * 0.08)
+    assert c.seconds["cnn8@32"] > c.seconds["cnn8@65"]
+    # free reference calls: back to the fastest pipeline
+    cheap_oracle = [
+        Plan(p.name, p.accuracy, p.stages, items=795, reference_calls=p.reference_calls)
+        for p in (weak, strong)
+    ]
+    assert select_plan(cheap_oracle, 0.55, 2).plan.name == "cnn8@32"
+
+
+def test_plans_without_items_or_calls_rank_by_throughput_as_before():
+    c = select_plan(_plans(), target=0.9, cores=4)
+    assert set(c.seconds.values()) == {0.0} and c.plan.name == "small@112-dct"
+
+
+@pytest.mark.parametrize(
+    "bad", [{"items": -1}, {"items": 2.5}, {"reference_calls": float("nan")}, {"reference_seconds": -0.1}]
+)
+def test_bad_reference_costs_are_refused(bad):
+    with pytest.raises(PlanError, match="plan 'p'"):
+        Plan("p", 0.5, (linear("dnn", 10),), **bad)
+
+
 def test_select_plan_refuses_cleanly_when_no_plan_reaches_the_target():
     with pytest.raises(PlanError, match="best is 'big@224-full' at 0.97"):
         select_plan(_plans(), target=0.99, cores=4)

@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .common import LoadedFrames, cnn_macs, predict, read_every_frame, train_cnn, video_frame_count
+from .common import (
+    LoadedFrames,
+    UnfitVideoError,
+    check_labels,
+    cnn_macs,
+    predict,
+    read_every_frame,
+    train_cnn,
+    video_frame_count,
+)
 from .reference import Labels
 
 SIZE = 65
@@ -49,6 +58,35 @@ def _preprocess(size: int):
     return convert
 
 
+def check_fit(video: str, counts: np.ndarray) -> None:
+    """Raise :class:`UnfitVideoError`, saying what is missing, unless the reference counts vary
+    on both the training frames (``i % 3 == 1``) and the held-out ones (``i % 3 == 2``): a count
+    proxy cannot be trained, or scored by its correlation, on a constant."""
+    idx = np.arange(len(counts))
+    if not counts.any():
+        raise UnfitVideoError(
+            f"{video}: the reference model finds no people in any of its {len(counts)} frames"
+        )
+    for name, part in (("training", counts[idx % 3 == 1]), ("held-out", counts[idx % 3 == 2])):
+        if len(part) < 2 or np.ptp(part) == 0:
+            what = (
+                f"all {len(part)} {name} frames have {int(part[0])} people"
+                if len(part)
+                else f"no {name} frames"
+            )
+            raise UnfitVideoError(f"{video}: {what}: a count proxy cannot be trained and scored on it")
+
+
+def limit_reachable(counts: np.ndarray, min_count: int = LIMIT_MIN_COUNT, gap: int = LIMIT_GAP) -> int:
+    """The most frames with at least ``min_count`` people that are more than ``gap`` frames apart
+    (taking the earliest qualifying frame each time is optimal)."""
+    found, last = 0, -gap - 1
+    for f in np.flatnonzero(counts >= min_count):
+        if f - last > gap:
+            found, last = found + 1, int(f)
+    return found
+
+
 @dataclass
 class Proxy:
     """A trained candidate proxy and how it did on the held-out frames."""
@@ -60,6 +98,8 @@ class Proxy:
     bias: float  #: mean(proxy) - mean(reference)
     mae: float
     macs: int
+    #: its predictions on the held-out frames (``i % 3 == 2``, in frame order)
+    heldout: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -102,8 +142,7 @@ class BlazeIt:
         self.labels = labels
         self.counts = labels.counts()
         self.n_frames = video_frame_count(video)
-        if self.n_frames != len(labels):
-            raise ValueError(f"{video}: {self.n_frames} frames but {len(labels)} labels")
+        check_labels(video, self.n_frames, len(labels))
         self.seed = seed
         self.model = None
         self.oracle_calls = 0
@@ -137,6 +176,7 @@ class BlazeIt:
     def train(self) -> float:
         """Train every candidate proxy and select one; returns its mean absolute error on the
         held-out frames."""
+        check_fit(self.video, self.counts)
         idx = np.arange(self.n_frames)
         tr, va = idx[idx % 3 == 1], idx[idx % 3 == 2]
         yt, yv = self.counts[tr].astype(np.float32), self.counts[va]
@@ -159,6 +199,7 @@ class BlazeIt:
                         float(pv.mean() - yv.mean()),
                         float(np.abs(pv - yv).mean()),
                         cnn_macs(size, width),
+                        pv,
                     )
                 )
         self.proxy = self.select_proxy(self.candidates)

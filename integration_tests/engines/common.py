@@ -24,11 +24,29 @@ class LoadedFrames:
     details: dict = field(default_factory=dict)
 
 
+class UnfitVideoError(ValueError):
+    """A video an engine cannot run a query on, and why: unreadable, too short, or too few
+    frames of the kind the query needs to train its model or check its accuracy targets."""
+
+
 def video_frame_count(path: str | os.PathLike[str]) -> int:
+    """Frames in ``path`` as OpenCV reports them; :class:`UnfitVideoError` when it cannot be
+    opened or has none."""
     cap = cv2.VideoCapture(str(path))
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
+    try:
+        if not cap.isOpened():
+            raise UnfitVideoError(f"{path}: not a video OpenCV can open")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    if n <= 0:
+        raise UnfitVideoError(f"{path}: no frames")
     return n
+
+
+def check_labels(video: str | os.PathLike[str], n_frames: int, n_labels: int) -> None:
+    if n_frames != n_labels:
+        raise UnfitVideoError(f"{video}: {n_frames} frames but {n_labels} reference labels")
 
 
 def read_every_frame(path: str | os.PathLike[str], wanted: Sequence[int], convert) -> LoadedFrames:

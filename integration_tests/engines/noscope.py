@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .common import LoadedFrames, cnn_macs, predict, read_every_frame, train_cnn, video_frame_count
+from .common import (
+    LoadedFrames,
+    UnfitVideoError,
+    check_labels,
+    cnn_macs,
+    predict,
+    read_every_frame,
+    train_cnn,
+    video_frame_count,
+)
 from .reference import Labels
 
 COSTS = {"frame": 1.0, "diff": 10.0, "cnn": 400.0, "oracle": 60000.0}
@@ -96,6 +105,51 @@ def wilson_upper(rate: float, n: int, z: float = 1.2816) -> float:
     return float((centre + z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))) / d)
 
 
+def min_checkable(target: float) -> int:
+    """Fewest held-out frames of one class on which a rate of 0 meets ``target`` by its Wilson
+    upper bound (``z^2 / (n + z^2) <= target``): on fewer, not even the cascade that asks the
+    reference model about every frame can show that it meets the target."""
+    if not 0 < target < 1:
+        raise ValueError(f"a rate target must be in (0, 1), got {target}")
+    n = 1
+    while wilson_upper(0.0, n) > target:
+        n += 1
+    return n
+
+
+def check_fit(query: NoScopeQuery, truth: np.ndarray) -> None:
+    """Raise :class:`UnfitVideoError`, saying what is missing, unless the video has enough frames
+    with and without the predicate for the query to train its CNN (frames ``i % k == 1``) and
+    check its FP/FN targets on the held-out frames (``i % k == 2``)."""
+    q, n = query, len(truth)
+    need_pos, need_neg = min_checkable(q.fn_target), min_checkable(q.fp_target)
+    targets = f"FP <= {q.fp_target:.0%} and FN <= {q.fn_target:.0%}"
+    need_frames = q.k * (need_pos + need_neg)
+    if n < need_frames:
+        raise UnfitVideoError(
+            f"{q.video}: {n} frames, too few for the NoScope-style query: it needs at least {need_frames} "
+            f"(1 in {q.k} is held out to fit its thresholds, and checking {targets} there needs "
+            f"{need_neg} held-out frames without and {need_pos} with the predicate)"
+        )
+    idx = np.arange(n)
+    train, held = truth[idx % q.k == 1 % q.k], truth[idx % q.k == 2 % q.k]
+    where = f"a person in the query's region {tuple(round(r, 3) for r in q.region)}"
+    if not truth.any():
+        raise UnfitVideoError(f"{q.video}: the reference model finds {where} in none of its {n} frames")
+    pos, neg = int(held.sum()), int((~held).sum())
+    for count, need, what in ((pos, need_pos, "with"), (neg, need_neg, "without")):
+        if count < need:
+            raise UnfitVideoError(
+                f"{q.video}: {count} of the {len(held)} held-out frames are {what} {where}; checking "
+                f"{targets} needs at least {need} ({int(truth.sum())} of all {n} frames have it)"
+            )
+    if train.all() or not train.any():
+        raise UnfitVideoError(
+            f"{q.video}: the training frames are all {'with' if train.all() else 'without'} {where}: "
+            "the CNN cannot learn the predicate"
+        )
+
+
 def _fresh_sources(mse: np.ndarray, t_diff: float, delay: int) -> tuple[np.ndarray, np.ndarray]:
     """For each sampled frame: is it evaluated (fresh), and which fresh frame's answer it ends up
     with (itself, or the one its difference check chains back to)."""
@@ -117,8 +171,7 @@ class NoScope:
         self.labels = labels
         self.truth = labels.in_region(query.region)
         self.n_frames = video_frame_count(query.video)
-        if self.n_frames != len(labels):
-            raise ValueError(f"{query.video}: {self.n_frames} frames but {len(labels)} labels")
+        check_labels(query.video, self.n_frames, len(labels))
         self.model = None
         self.mean: np.ndarray | None = None
         self.cascade: Cascade | None = None
@@ -148,6 +201,7 @@ class NoScope:
 
     def train(self) -> Cascade:
         q = self.query
+        check_fit(q, self.truth)
         idx = np.arange(self.n_frames)
         train_idx, val_idx = idx[idx % q.k == 1 % q.k], idx[idx % q.k == 2 % q.k]
         data = self.load(np.union1d(train_idx, val_idx))
@@ -211,7 +265,8 @@ class NoScope:
                     cost = self.cascade_cost(n, n - q.delay if t_diff > 0 else 0, n_fresh, oracle, width)
                     if best is None or cost < best.cost:
                         best = Cascade(float(t_diff), float(lo), float(hi), cost, float(fp), float(fn), width)
-        assert best is not None  # the all-oracle cascade always meets the targets
+        if best is None:  # check_fit makes the all-oracle cascade meet the targets
+            raise UnfitVideoError(f"{q.video}: no cascade meets FP <= {q.fp_target} and FN <= {q.fn_target}")
         return best
 
     # -- query -------------------------------------------------------------------------------

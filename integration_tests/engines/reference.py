@@ -9,9 +9,12 @@ and count every lookup as a reference-model call.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import statistics
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +68,40 @@ def detect(frame_bgr: np.ndarray) -> np.ndarray:
         out[:, 3] = (r[:, 1] + r[:, 3]) / REF_SIZE[1]
         out[:, 4] = np.asarray(weights, np.float32).reshape(-1)
     return out
+
+
+@functools.cache
+def seconds_per_call(path: str | os.PathLike[str], frames: int = 12, repeats: int = 3) -> float:
+    """What one reference-model call costs on this machine: the median time of :func:`detect`
+    (one thread, as the labelling workers run it) over ``frames`` frames spread across the first
+    ~10 s of ``path``, each ``repeats`` times, after one warm-up call. Measured once per process
+    and path."""
+    cap = cv2.VideoCapture(str(path))
+    picked: list[np.ndarray] = []
+    try:
+        for i in range(frames * 8):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i % 8 == 0:
+                picked.append(cv2.resize(frame, REF_SIZE, interpolation=cv2.INTER_AREA))
+    finally:
+        cap.release()
+    if not picked:
+        raise OSError(f"{path}: no frame could be decoded to time the reference model on")
+    threads = cv2.getNumThreads()
+    try:
+        detect(picked[0])  # builds the detector (it pins OpenCV to one thread, as in the workers)
+        cv2.setNumThreads(1)
+        times = []
+        for _ in range(repeats):
+            for f in picked:
+                t = time.perf_counter()
+                detect(f)
+                times.append(time.perf_counter() - t)
+    finally:
+        cv2.setNumThreads(threads)  # the host's own OpenCV work keeps its threads
+    return statistics.median(times)
 
 
 def _detect_range(args: tuple[str, int, int]) -> list[np.ndarray]:
