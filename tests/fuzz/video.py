@@ -216,6 +216,7 @@ def ffmpeg_logs_errors(path: Path) -> bool:
     import av.logging
 
     av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)  # the same message as the previous mutant's must count too
     try:
         with av.logging.Capture(local=True) as logs, av.open(str(path), metadata_errors="replace") as c:
             s = c.streams.video[0]
