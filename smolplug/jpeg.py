@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import DecodeWarning, InvalidInputError, SpecError, Status, error_for
-from .spec import FrameSpec
+from .spec import FrameSpec, env_positive_int
 
 try:
     from . import _binding as _native
@@ -70,14 +70,8 @@ def _use_fallback() -> None:
 
 def default_threads() -> int:
     """Worker threads for batch calls: ``SMOLPLUG_THREADS`` or the usable cores."""
-    env = os.environ.get("SMOLPLUG_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise SpecError(f"SMOLPLUG_THREADS must be an integer, got {env!r}") from None
-        if n < 1:
-            raise SpecError(f"SMOLPLUG_THREADS must be >= 1, got {n}")
+    n = env_positive_int("SMOLPLUG_THREADS")
+    if n is not None:
         return n
     try:
         return len(os.sched_getaffinity(0))

@@ -54,19 +54,25 @@ def machine_memory() -> int:
     return limit
 
 
+def env_positive_int(name: str) -> int | None:
+    """The positive integer in environment variable ``name`` (None when unset or empty)."""
+    env = os.environ.get(name)
+    if not env:
+        return None
+    try:
+        value = int(env)
+    except ValueError:
+        raise SpecError(f"{name} must be an integer, got {env!r}") from None
+    if value < 1:
+        raise SpecError(f"{name} must be >= 1, got {value}")
+    return value
+
+
 def max_output_bytes() -> int:
     """Largest output buffer smolplug allocates: ``SMOLPLUG_MAX_OUTPUT_BYTES``, else
     :func:`machine_memory` (a buffer larger than the memory can only fail or thrash)."""
-    env = os.environ.get(MAX_OUTPUT_ENV)
-    if not env:
-        return machine_memory()
-    try:
-        limit = int(env)
-    except ValueError:
-        raise SpecError(f"{MAX_OUTPUT_ENV} must be an integer number of bytes, got {env!r}") from None
-    if limit < 1:
-        raise SpecError(f"{MAX_OUTPUT_ENV} must be >= 1, got {limit}")
-    return limit
+    limit = env_positive_int(MAX_OUTPUT_ENV)
+    return machine_memory() if limit is None else limit
 
 
 def _choice(name: str, value: object, allowed: Sequence[str]) -> None:
