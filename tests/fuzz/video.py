@@ -208,14 +208,19 @@ def _read(path: Path, frames: Any, spec: FrameSpec, **opts: Any) -> tuple[list, 
     return out, reader
 
 
+#: warnings FFmpeg gives for undamaged files (yuvj pixel formats, DivX/Xvid packed B-frames)
+BENIGN = ("deprecated pixel format", "packed B-frames", "packed xvid")
+
+
 def ffmpeg_logs_errors(path: Path) -> bool:
-    """Does FFmpeg log an error while demuxing and decoding the file sequentially? (single-threaded:
+    """Does FFmpeg log an error or a warning (other than ``BENIGN``) while demuxing
+    and decoding the file sequentially? (single-threaded:
     PyAV's log callback takes the GIL from FFmpeg's threads, which can deadlock threaded decoding, so
     logging stays off while the readers run)."""
     import av
     import av.logging
 
-    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_level(av.logging.WARNING)  # MJPEG's "not implemented" scans are warnings
     av.logging.set_skip_repeated(False)  # the same message as the previous mutant's must count too
     try:
         with av.logging.Capture(local=True) as logs, av.open(str(path), metadata_errors="replace") as c:
@@ -228,7 +233,7 @@ def ffmpeg_logs_errors(path: Path) -> bool:
         return True
     finally:
         av.logging.set_level(None)
-    return any(level <= av.logging.ERROR for level, *_ in logs)
+    return any(level <= av.logging.WARNING and not any(b in msg for b in BENIGN) for level, _, msg in logs)
 
 
 def read_all(path: Path, positions: list[int]) -> dict[str, Any]:
