@@ -251,7 +251,7 @@ class JpegFileReader(FrameReader):
             plan.append((chunk, todo))
         return plan
 
-    def _decode(self, blobs: list[bytes | OSError], out: np.ndarray) -> tuple[np.ndarray, list[str], int]:
+    def _decode(self, blobs: list[bytes | OSError], out: np.ndarray) -> tuple[np.ndarray, list[str]]:
         req = self.request
         items = [b if isinstance(b, bytes) else b"" for b in blobs]
         batch = decode_jpeg_batch(
@@ -267,7 +267,7 @@ class JpegFileReader(FrameReader):
         )
         self.stats.bytes_read += sum(len(b) for b in items)
         self.stats.rows_decoded += int(batch.rows_decoded.sum())
-        return batch.status, batch.messages, len(items)
+        return batch.status, batch.messages
 
     def __iter__(self) -> Iterator[FrameBatch]:
         req, n = self.request, len(self.paths)
@@ -286,7 +286,7 @@ class JpegFileReader(FrameReader):
                 if self._scratch is None:
                     self._scratch = req.allocate(req.batch_size)
                 dst = self._scratch[: len(todo)]
-            status_d, messages_d, _ = self._decode(blobs, dst) if todo else (np.zeros(0, np.int8), [], 0)
+            status_d, messages_d = self._decode(blobs, dst) if todo else (np.zeros(0, np.int8), [])
             for j, b in enumerate(blobs):
                 if isinstance(b, OSError):
                     status_d[j] = Status.IO_ERROR

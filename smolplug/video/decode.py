@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import Status
 from ..readers import ReaderStats
 from .container import open_video
-from .index import VideoIndex, luma_crc, save_index
+from .index import NONREF_B_CODECS, VideoIndex, luma_crc, save_index
 from .plan import Segment, plan
 
 
@@ -62,7 +62,6 @@ class _Held:
     frame: Any
     dec: int | None  #: decode index of the frame's packet in this run (None: unknown)
     out: int  #: frames output in this run when it came out
-    flagged: bool  #: FFmpeg flagged the frame itself
 
 
 class VideoDecoder:
@@ -178,8 +177,8 @@ class VideoDecoder:
         if seek_to > 0:
             self.seeks += 1
             try:
-                container.seek(ix.seek_target(seek_to), stream=stream, backward=True, any_frame=False)
-            except self._av.error.FFmpegError as exc:  # the demuxer cannot seek there: try earlier
+                container.seek(int(ix.pts[seek_to]), stream=stream, backward=True, any_frame=False)
+            except av.error.FFmpegError as exc:  # the demuxer cannot seek there: try earlier
                 run.errors.append(f"seek to frame {seek_to} failed: {exc}")
                 return
         cc = stream.codec_context
@@ -233,11 +232,10 @@ class VideoDecoder:
             if pos <= last_pos:
                 return
             last_pos = pos
-            flagged = bool(frame.is_corrupt)
-            if flagged:
+            if frame.is_corrupt:  # its own error: reason() names it for this frame
                 state.error(dec if dec is not None else d, "FFmpeg flagged it as decoded with errors")
             if pos in wanted:
-                held.append(_Held(pos, frame, dec, outputs, flagged))
+                held.append(_Held(pos, frame, dec, outputs))
             if pos >= last:
                 stop = True
 
@@ -312,8 +310,6 @@ class VideoDecoder:
 
     def _ends_damage(self, pos: int) -> str:
         """How the keyframe at ``pos`` ends damage before it (see :meth:`_Damage.keyframe`)."""
-        from .index import NONREF_B_CODECS
-
         closed = self.index.closed
         if closed is None or closed[pos]:
             return "decoded"
@@ -345,9 +341,7 @@ class VideoDecoder:
         them (``upto``), or the run is over (None)."""
         while held and (upto is None or held[0].out <= upto) and not run.inexact:
             h = held.popleft()
-            reason = state.reason(h.dec, h.pos) or (
-                "FFmpeg flagged it as decoded with errors" if h.flagged else ""
-            )
+            reason = state.reason(h.dec, h.pos)
             if reason:
                 msg = f"frame {h.pos} is damaged: {reason}"
                 if self.strict:

@@ -22,6 +22,7 @@ change.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -120,7 +121,7 @@ class VideoIndex:
     pix_fmt: str
     time_base: Fraction
     pts: np.ndarray  #: int64 per frame: the timestamp the decoder gives frame i (identifies it)
-    keyframe: np.ndarray  #: bool per frame: an exact decode can start at frame i (see ``seek_pts``)
+    keyframe: np.ndarray  #: bool per frame: an exact decode can start at frame i (seek to its pts)
     has_b_frames: bool
     #: bool per frame: the container flags it a keyframe (open-GOP keyframes included: what
     #: "I-frames" means to hosts such as EvaDB's ``SAMPLE IFRAMES``)
@@ -129,7 +130,6 @@ class VideoIndex:
     identity: str = "pts"  #: "pts": frames identified by timestamp; "count": only from-start decoding
     note: str = ""  #: why the container's timestamps were not used, when they were not
     seconds: np.ndarray | None = None  #: float64 per frame (default: pts x time_base)
-    seek_pts: np.ndarray | None = None  #: int64 per frame: seek target of keyframe i (default pts)
     crc: np.ndarray | None = None  #: int64 per frame: CRC-32 of the luma plane (-1: none) ("decoded")
     reorder: int = 0  #: most frames output between a frame and a frame decoded before it
     orientation: int = 1  #: display orientation of the stream (EXIF numbering 1..8)
@@ -177,10 +177,6 @@ class VideoIndex:
     def display_height(self) -> int:
         return self.width if self.transposed else self.height
 
-    def seek_target(self, i: int) -> int:
-        """The timestamp to seek to for an exact decode starting at keyframe ``i``."""
-        return int(self.seek_pts[i] if self.seek_pts is not None else self.pts[i])
-
     def to_json(self) -> dict:
         def opt(a: np.ndarray | None) -> list | None:
             return None if a is None else a.tolist()
@@ -202,7 +198,6 @@ class VideoIndex:
             "identity": self.identity,
             "note": self.note,
             "seconds": opt(self.seconds),
-            "seek_pts": opt(self.seek_pts),
             "crc": opt(self.crc),
             "reorder": self.reorder,
             "orientation": self.orientation,
@@ -238,7 +233,6 @@ class VideoIndex:
             d["identity"],
             d["note"],
             opt("seconds", np.float64),
-            opt("seek_pts", np.int64),
             opt("crc", np.int64),
             int(d["reorder"]),
             int(d["orientation"]),
@@ -248,17 +242,22 @@ class VideoIndex:
 
 
 # -- display orientation ----------------------------------------------------------------------
-def orientation_of(frame: Any) -> int:
-    """The EXIF orientation (1..8) equivalent to a frame's display matrix, as FFmpeg's
-    ``autorotate`` applies it (rotations by multiples of 90 degrees and their mirror images;
-    any other angle is left alone: 1)."""
+def display_matrix(frame: Any) -> np.ndarray | None:
+    """The frame's display matrix (FFmpeg's 9 int32s), or None when it has none."""
     from av.sidedata.sidedata import Type
 
     for sd in frame.side_data:
         if sd.type == Type.DISPLAYMATRIX:
-            m = np.frombuffer(bytes(sd), np.int32)
-            break
-    else:
+            return np.frombuffer(bytes(sd), np.int32)
+    return None
+
+
+def orientation_of(frame: Any) -> int:
+    """The EXIF orientation (1..8) equivalent to a frame's display matrix, as FFmpeg's
+    ``autorotate`` applies it (rotations by multiples of 90 degrees and their mirror images;
+    any other angle is left alone: 1)."""
+    m = display_matrix(frame)
+    if m is None:
         return 1
     theta = -float(frame.rotation)
     theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
@@ -278,11 +277,9 @@ def orientation_of(frame: Any) -> int:
 @dataclass
 class _Packets:
     pts: list[int | None] = field(default_factory=list)
-    dts: list[int | None] = field(default_factory=list)
     key: list[bool] = field(default_factory=list)
     discard: list[bool] = field(default_factory=list)  #: no frame comes out (edit list, hidden frame)
     pos: list[int] = field(default_factory=list)  #: byte offset in the file (-1: unknown)
-    error: str = ""
 
 
 def _demux(container: Any, stream: Any) -> _Packets:
@@ -296,12 +293,11 @@ def _demux(container: Any, stream: Any) -> _Packets:
             if packet.size == 0:
                 continue
             pk.pts.append(None if packet.pts is None else int(packet.pts))
-            pk.dts.append(None if packet.dts is None else int(packet.dts))
             pk.key.append(bool(packet.is_keyframe))
             pk.pos.append(-1 if packet.pos is None else int(packet.pos))
             pk.discard.append(bool(packet.is_discard) or (vpx and not _vpx_shows(codec, memoryview(packet))))
-    except av.error.FFmpegError as exc:  # a truncated/corrupt tail: index what was readable
-        pk.error = str(exc)
+    except av.error.FFmpegError:  # a truncated/corrupt tail: index what was readable
+        pass
     except IndexError:  # PyAV's end-of-stream flush fails when damage made the demuxer add streams
         pass
     return pk
@@ -450,7 +446,7 @@ def build_index(path: str | os.PathLike[str]) -> VideoIndex:
 
 def _from_packets(pk: _Packets, base: dict, note: str = "") -> VideoIndex:
     if any(t is None for t in pk.pts):  # nothing better to go by than the packets' order
-        pk = _Packets(list(range(len(pk.pts))), pk.dts, pk.key, pk.discard, pk.pos, pk.error)
+        pk = dataclasses.replace(pk, pts=list(range(len(pk.pts))))
     pts_dec = np.asarray(pk.pts, np.int64)
     key_dec = np.asarray(pk.key, bool)
     keep = ~np.asarray(pk.discard, bool)
@@ -504,7 +500,6 @@ def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: s
         seconds = t0 + np.arange(n, dtype=np.float64) / float(rate)
     keyframe = np.zeros(n, bool)
     closed = np.zeros(n, bool)
-    seek_pts = pts.copy()
     reorder = max(int(base["has_b_frames"]), 2)
     if unique:
         # seek points: keyframe packets whose frame came out (a reader verifies every frame it
@@ -531,7 +526,6 @@ def _from_decode(path: str | os.PathLike[str], pk: _Packets, base: dict, note: s
         identity="pts" if unique else "count",
         note=note,
         seconds=seconds,
-        seek_pts=seek_pts,
         crc=np.asarray(crcs, np.int64),
         reorder=reorder,
         **base,

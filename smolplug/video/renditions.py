@@ -20,13 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import SmolplugError
 from ..spec import FrameSpec
-from .index import VideoIndex, cache_dir, fingerprint, load_index
+from .index import VideoIndex, cache_dir, display_matrix, fingerprint, load_index
 
 MANIFEST_VERSION = 2
 
@@ -67,15 +66,6 @@ def _output_pts(index: VideoIndex) -> tuple[np.ndarray, Fraction]:
     return pts, tb
 
 
-def _display_matrix(frame: Any) -> list[int] | None:
-    from av.sidedata.sidedata import Type
-
-    for sd in frame.side_data:
-        if sd.type == Type.DISPLAYMATRIX:
-            return np.frombuffer(bytes(sd), np.int32).tolist()
-    return None
-
-
 def _encode(
     src: Path,
     targets: Sequence[tuple[Path, int, int]],
@@ -108,7 +98,7 @@ def _encode(
                 if done >= n:
                     raise RenditionError(f"{src}: decodes to more frames than its index ({n}): re-index it")
                 if not outs:
-                    matrix = _display_matrix(frame)
+                    matrix = display_matrix(frame)
                     for path, w, h in targets:
                         oc = av.open(str(path) + ".tmp", "w", format="mp4")
                         st = oc.add_stream("libx264", rate=rate)
@@ -122,7 +112,7 @@ def _encode(
                             "x264-params": f"keyint={keyint}:min-keyint=1:scenecut=0",
                         }
                         if matrix is not None:
-                            st.set_display_matrix(matrix)
+                            st.set_display_matrix(matrix.tolist())
                         outs.append(oc)
                         streams.append(st)
                 for (_, w, h), oc, st in zip(targets, outs, streams, strict=True):
