@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import Status, error_for
-from ..readers import FrameBatch, FrameRequest, ReaderStats
+from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
+from ..selection import FrameSelection
 from .frames import convert
 
 
@@ -139,3 +140,50 @@ def assemble(
             j = int(np.flatnonzero(b.status > Status.WARNING)[0])
             raise error_for(int(b.status[j]), f"frame {int(win[j])}: {b.messages[j]}", index=int(win[j]))
         yield fb
+
+
+class PositionsReader(FrameReader):
+    """A reader over a source of ``n_frames`` frames: the request's positions, delivered by
+    :func:`assemble` from what ``_decode`` produces (subclasses give ``_decode`` and ``_absent``)."""
+
+    def _select(self, request: FrameRequest, n_frames: int, timestamps: np.ndarray) -> None:
+        self.request = request
+        self.n_frames = n_frames
+        self.timestamps = timestamps
+        self.positions = FrameSelection.of(request.frames).positions(n_frames, timestamps)
+        ok = (self.positions >= 0) & (self.positions < n_frames)
+        self.wanted = np.unique(self.positions[ok])
+        self.invalid = np.unique(self.positions[~ok])
+        self.stats = ReaderStats(frames_requested=len(self.positions))
+        self._ring: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def _decode(self, wanted: np.ndarray) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def _absent(self, i: int) -> str:
+        raise NotImplementedError
+
+    def _outcomes(self) -> Iterator[tuple[int, Item | None]]:
+        """(index, its Item or None when the index does not exist) per requested position, in
+        request order: a debugging view (it keeps every decoded picture until the end)."""
+        got = {d.index: d for d in self._decode(self.wanted)}
+        for i in self.positions.tolist():
+            yield i, got.get(i)
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        if not self._ring:  # allocated on first use: a reader only asked for frames needs none
+            size = min(self.request.batch_size, max(len(self.positions), 1))
+            self._ring = [self.request.allocate(size) for _ in range(self.request.ring_size)]
+        yield from assemble(
+            self.positions,
+            self.n_frames,
+            self._decode,
+            self.request,
+            self._ring,
+            self.timestamps,
+            self.stats,
+            self._absent,
+        )

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeWarning, SmolplugError
-from ..readers import VIDEO_SUFFIXES, FrameBatch, FrameReader, FrameRequest, ReaderStats, _natural_key
+from ..readers import VIDEO_SUFFIXES, FrameRequest, _natural_key
 from ..selection import FrameSelection
-from .batches import Item, assemble
+from .batches import Item, PositionsReader
 from .index import VideoIndex, load_index
 from .reader import VideoReader
 
@@ -47,12 +47,11 @@ def _continuous_timestamps(indexes: list[VideoIndex]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-class ChunkedVideoReader(FrameReader):
+class ChunkedVideoReader(PositionsReader):
     """Frames of numbered chunk files as one video, each chunk decoded by a VideoReader."""
 
     def __init__(self, directory: str | os.PathLike[str], request: FrameRequest, *, cache: Any = None):
         self.directory = Path(directory)
-        self.request = request
         self.problems: list[tuple[Path, str]] = []  #: chunks that could not be opened, and why
         self.chunks: list[Path] = []
         self.indexes: list[VideoIndex] = []
@@ -68,20 +67,9 @@ class ChunkedVideoReader(FrameReader):
                 )
         counts = np.asarray([ix.n_frames for ix in self.indexes], np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.timestamps = _continuous_timestamps(self.indexes)
-        sel = FrameSelection.of(request.frames)
-        self.positions = sel.positions(int(self.offsets[-1]), self.timestamps)
-        ok = (self.positions >= 0) & (self.positions < self.offsets[-1])
-        self.wanted = np.unique(self.positions[ok])
-        self.invalid = np.unique(self.positions[~ok])
-        self.stats = ReaderStats(frames_requested=len(self.positions))
+        self._select(request, int(self.offsets[-1]), _continuous_timestamps(self.indexes))
         self.seeks = 0
-        size = min(request.batch_size, max(len(self), 1))
-        self._ring = [request.allocate(size) for _ in range(request.ring_size)]
         self._cache = cache
-
-    def __len__(self) -> int:
-        return len(self.positions)
 
     def _decode(self, wanted: np.ndarray) -> Iterator[Item]:
         for k, (chunk, index) in enumerate(zip(self.chunks, self.indexes, strict=True)):
@@ -106,23 +94,9 @@ class ChunkedVideoReader(FrameReader):
 
     def _items(self) -> Iterator[tuple[int, Any, Any, str]]:
         """(index, av.VideoFrame or reason, native spec, source) per requested position, in request
-        order: a debugging view (it keeps every decoded picture until the end)."""
-        got = {d.index: d for d in self._decode(self.wanted)}
-        for i in self.positions.tolist():
-            d = got.get(i)
+        order (see :meth:`PositionsReader._outcomes`)."""
+        for i, d in self._outcomes():
             if d is None:
                 yield i, self._absent(i), None, ""
             else:
                 yield i, d.frame if d.frame is not None else d.message, d.cspec, d.source
-
-    def __iter__(self) -> Iterator[FrameBatch]:
-        yield from assemble(
-            self.positions,
-            int(self.offsets[-1]),
-            self._decode,
-            self.request,
-            self._ring,
-            self.timestamps,
-            self.stats,
-            self._absent,
-        )

@@ -12,15 +12,14 @@ import numpy as np
 
 from .. import _binding as native
 from ..errors import RegionOutOfBoundsError, SpecError
-from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
-from ..selection import FrameSelection
-from .batches import Item, assemble
+from ..readers import FrameRequest
+from .batches import Item, PositionsReader
 from .decode import VideoDecoder
 from .index import VideoIndex, load_index
 from .renditions import pick_rendition
 
 
-class VideoReader(FrameReader):
+class VideoReader(PositionsReader):
     """Frames of one video file, decoded GOP by GOP.
 
     Frame *i* is the i-th frame of a sequential decode (see :mod:`smolplug.video.index`). Every
@@ -41,15 +40,9 @@ class VideoReader(FrameReader):
         cache: Path | str | None | bool = None,
     ):
         self.path = Path(path)
-        self.request = request
         self.index = index or load_index(self.path, cache)
         ix = self.index
-        self.positions = FrameSelection.of(request.frames).positions(ix.n_frames, ix.timestamps)
-        ok = (self.positions >= 0) & (self.positions < ix.n_frames)
-        self.wanted = np.unique(self.positions[ok])
-        self.invalid = np.unique(self.positions[~ok])
-        self.stats = ReaderStats(frames_requested=len(self.positions))
-        self._ring: list[np.ndarray] = []
+        self._select(request, ix.n_frames, ix.timestamps)
         self.orientation = ix.orientation if request.autorotate else 1
         dw, dh = (ix.height, ix.width) if self.orientation >= 5 else (ix.width, ix.height)
         # Decode at the lowest resolution that covers the request: a low-res rendition (same
@@ -83,9 +76,6 @@ class VideoReader(FrameReader):
             read_path, read_index, self.stats, strict=request.strict, lowres=lowres, cache=cache
         )
 
-    def __len__(self) -> int:
-        return len(self.positions)
-
     @property
     def seeks(self) -> int:
         return self._decoder.seeks
@@ -100,29 +90,9 @@ class VideoReader(FrameReader):
 
     def _items(self) -> Iterator[tuple[int, Any]]:
         """(index, av.VideoFrame or the reason it is not delivered) per requested position, in
-        request order: a debugging view (it keeps every decoded picture until the end)."""
-        got = {d.index: d for d in self._decode(self.wanted)}
-        for i in self.positions.tolist():
-            d = got.get(i)
-            if d is None:
-                yield i, self._absent(i)
-            else:
-                yield i, d.frame if d.frame is not None else d.message
-
-    def __iter__(self) -> Iterator[FrameBatch]:
-        if not self._ring:
-            size = min(self.request.batch_size, max(len(self.positions), 1))
-            self._ring = [self.request.allocate(size) for _ in range(self.request.ring_size)]
-        yield from assemble(
-            self.positions,
-            self.index.n_frames,
-            self._decode,
-            self.request,
-            self._ring,
-            self.index.timestamps,
-            self.stats,
-            self._absent,
-        )
+        request order (see :meth:`PositionsReader._outcomes`)."""
+        for i, d in self._outcomes():
+            yield i, self._absent(i) if d is None else d.frame if d.frame is not None else d.message
 
     def close(self) -> None:
         self._decoder.close()
