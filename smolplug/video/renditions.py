@@ -72,9 +72,11 @@ def _encode(
     crf: int,
     preset: str,
     progress: Callable[[int, int], None] | None,
+    max_gop: int | None = None,
 ) -> None:
     """Re-encode ``src`` to every (path, width, height) with libx264, frame by frame in the order
-    a sequential decode outputs them, an IDR frame at each seek point of the source."""
+    a sequential decode outputs them, an IDR frame at each seek point of the source (and at least
+    every ``max_gop`` frames when given)."""
     import av
     from av.video.frame import PictureType
 
@@ -86,6 +88,8 @@ def _encode(
     keys = index.keyframes
     gaps = np.diff(np.append(keys, n)) if len(keys) else np.asarray([n])
     keyint = int(min(max(int(gaps.max()), 1), 250)) + 1
+    if max_gop is not None:
+        keyint = min(keyint, max(int(max_gop), 1))
     out_pts, out_tb = _output_pts(index)
     outs, streams = [], []
     done = 0
@@ -150,13 +154,14 @@ def transcode(
     crf: int = 20,
     preset: str = "veryfast",
     progress: Callable[[int, int], None] | None = None,
+    max_gop: int | None = None,
 ) -> Path:
-    """An H.264 copy of ``video`` at ``height`` (up or down), frame- and keyframe-aligned."""
+    """An H.264 copy of ``video`` at ``height`` (up or down), frame- and keyframe-aligned; with
+    ``max_gop``, extra IDR frames keep every GOP at most that long (a camera-like stream)."""
     index = load_index(video)
     out = Path(out)
-    _encode(
-        Path(video), [(out, _even(index.width * height / index.height), _even(height))], crf, preset, progress
-    )
+    size = (out, _even(index.width * height / index.height), _even(height))
+    _encode(Path(video), [size], crf, preset, progress, max_gop)
     return out
 
 
