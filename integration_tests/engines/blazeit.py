@@ -31,6 +31,8 @@ import numpy as np
 
 from .common import (
     LoadedFrames,
+    ReferenceCalls,
+    ReferenceStats,
     UnfitVideoError,
     check_labels,
     cnn_macs,
@@ -114,6 +116,7 @@ class AggregateResult:
     oracle_calls: int
     load: LoadedFrames
     seconds: dict = field(default_factory=dict)
+    reference: ReferenceStats = field(default_factory=ReferenceStats)
 
 
 @dataclass
@@ -122,9 +125,15 @@ class LimitResult:
     oracle_calls: int
     load: LoadedFrames
     seconds: dict = field(default_factory=dict)
+    reference: ReferenceStats = field(default_factory=ReferenceStats)
 
 
-class BlazeIt:
+class BlazeIt(ReferenceCalls):
+    """Train candidate proxies on the first ``train_span`` frames (None: the whole video), then
+    answer ``aggregate`` and ``limit`` queries. Reference-model calls
+    (:class:`~.common.ReferenceCalls`): ``reference`` "run" / "charge" / "labels", fetched
+    ``reference_batch`` at a time, the detector charged at ``reference_seconds`` per call."""
+
     def __init__(
         self,
         video: str,
@@ -133,6 +142,10 @@ class BlazeIt:
         seed: int = 0,
         proxies: tuple[tuple[int, int], ...] = ((16, SIZE),),
         min_corr: float = 0.0,
+        train_span: int | None = None,
+        reference: str = "charge",
+        reference_batch: int = 16,
+        reference_seconds: float | None = None,
     ):
         self.video = video
         self.proxies = tuple(proxies)
@@ -143,9 +156,21 @@ class BlazeIt:
         self.counts = labels.counts()
         self.n_frames = video_frame_count(video)
         check_labels(video, self.n_frames, len(labels))
+        self.span = min(train_span or self.n_frames, self.n_frames)
+        if not labels.labelled[: self.span].all():
+            raise UnfitVideoError(
+                f"{video}: the training span (first {self.span} frames) is not all labelled"
+            )
         self.seed = seed
         self.model = None
         self.oracle_calls = 0
+        self._ref_init(reference, reference_batch, reference_seconds)
+
+    @property
+    def heldout_frames(self) -> np.ndarray:
+        """The frames candidates are scored on (``i % 3 == 2`` in the training span)."""
+        idx = np.arange(self.span)
+        return idx[idx % 3 == 2]
 
     # -- the pieces a plugin may replace -------------------------------------------------------
     def load(self, indices: np.ndarray, size: int = SIZE) -> LoadedFrames:
@@ -168,16 +193,25 @@ class BlazeIt:
         scores = predict(self.model, data.arrays[0])
         return scores, data, time.perf_counter() - t
 
-    def oracle(self, frame: int) -> int:
-        self.oracle_calls += 1
-        return int(self.counts[frame])
+    def oracle(self, frames, skip=None):
+        """(frame, people counted by the reference model) for each of ``frames`` that ``skip``
+        does not reject, one call each, lazily (see :meth:`ReferenceCalls.reference_calls`)."""
+        for f, boxes in self.reference_calls(frames, skip):
+            self.oracle_calls += 1
+            yield f, len(boxes)
+
+    def _ref_seconds(self, before: ReferenceStats) -> tuple[ReferenceStats, float]:
+        """Reference stats since ``before`` and the detector seconds charged (not spent)."""
+        self.close_reference()
+        ref = self.ref_stats.since(before)
+        return ref, ref.detector if self.reference == "charge" else 0.0
 
     # -- training ----------------------------------------------------------------------------
     def train(self) -> float:
         """Train every candidate proxy and select one; returns its mean absolute error on the
         held-out frames."""
-        check_fit(self.video, self.counts)
-        idx = np.arange(self.n_frames)
+        check_fit(self.video, self.counts[: self.span])
+        idx = np.arange(self.span)
         tr, va = idx[idx % 3 == 1], idx[idx % 3 == 2]
         yt, yv = self.counts[tr].astype(np.float32), self.counts[va]
         self.candidates = []
@@ -217,12 +251,13 @@ class BlazeIt:
         t0 = time.perf_counter()
         proxy, data, t_proxy = self._proxy_all()
         t1 = time.perf_counter()
-        calls0 = self.oracle_calls
+        calls0, ref0 = self.oracle_calls, self.ref_stats.copy()
         if abs(self.heldout_bias) <= eps / 2:
             est, bound, method = float(proxy.mean()), abs(self.heldout_bias), "rewrite"
         else:
             est, bound = self._control_variates(proxy, eps, delta, min_samples)
             method = "control-variates"
+        ref, charged = self._ref_seconds(ref0)
         t2 = time.perf_counter()
         return AggregateResult(
             est,
@@ -230,7 +265,13 @@ class BlazeIt:
             method,
             self.oracle_calls - calls0,
             data,
-            {"load": data.seconds, "proxy": t_proxy, "sampling": t2 - t1, "total": t2 - t0},
+            {
+                "load": data.seconds,
+                "proxy": t_proxy,
+                "sampling": t2 - t1 + charged,
+                "total": t2 - t0 + charged,
+            },
+            ref,
         )
 
     def _control_variates(
@@ -241,8 +282,8 @@ class BlazeIt:
         mu_p = float(proxy.mean())
         ys, ps = [], []
         log_term = math.log(3 / delta)
-        for n, f in enumerate(order, start=1):
-            ys.append(self.oracle(int(f)))
+        for n, (f, count) in enumerate(self.oracle(order), start=1):
+            ys.append(count)
             ps.append(float(proxy[f]))
             if n < min_samples:
                 continue
@@ -264,21 +305,22 @@ class BlazeIt:
         t0 = time.perf_counter()
         proxy, data, t_proxy = self._proxy_all()
         t1 = time.perf_counter()
-        calls0 = self.oracle_calls
+        calls0, ref0 = self.oracle_calls, self.ref_stats.copy()
         blocked = np.zeros(self.n_frames, bool)
         hits: list[int] = []
-        for f in np.argsort(-proxy, kind="stable"):
-            if blocked[f]:
-                continue
-            if self.oracle(int(f)) >= min_count:
-                hits.append(int(f))
+        ranked = np.argsort(-proxy, kind="stable")
+        for f, count in self.oracle(ranked, skip=lambda f: bool(blocked[f])):
+            if count >= min_count:
+                hits.append(f)
                 blocked[max(f - gap, 0) : f + gap + 1] = True
                 if len(hits) == n:
                     break
+        ref, charged = self._ref_seconds(ref0)
         t2 = time.perf_counter()
         return LimitResult(
             np.asarray(hits, np.int64),
             self.oracle_calls - calls0,
             data,
-            {"load": data.seconds, "proxy": t_proxy, "search": t2 - t1, "total": t2 - t0},
+            {"load": data.seconds, "proxy": t_proxy, "search": t2 - t1 + charged, "total": t2 - t0 + charged},
+            ref,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -80,6 +80,150 @@ def read_every_frame(path: str | os.PathLike[str], wanted: Sequence[int], conver
         cap.release()
     arrays = [np.stack(o) for o in outs] if outs else []
     return LoadedFrames(wanted, arrays, decoded, pixels, time.perf_counter() - t0)
+
+
+# -- the reference model -------------------------------------------------------------------------
+#: how an engine answers a reference-model call: "run" fetches the frame and runs the detector on
+#: it (the answer is the detector's); "charge" fetches the frame, answers from the cached labels
+#: and charges the detector's measured seconds per call; "labels" answers from the cached labels
+#: without fetching or charging anything (what the engines' own evaluations did; for tests of
+#: other properties)
+REFERENCE_MODES = ("run", "charge", "labels")
+
+
+class SeekFrames(Sequence):
+    """Frames ``indices`` of an open ``cv2.VideoCapture``, fetched lazily by OpenCV's random access:
+    each access seeks (``CAP_PROP_POS_FRAMES``) and reads one full-resolution BGR frame."""
+
+    def __init__(self, cap, path: str, indices: Sequence[int]):
+        self.cap, self.path, self.indices = cap, path, [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j):  # type: ignore[override]
+        f = self.indices[j]
+        self.cap.set(cv2.CAP_PROP_POS_FRAMES, f)
+        ok, frame = self.cap.read()
+        if not ok:
+            raise OSError(f"{self.path}: frame {f} could not be read")
+        return frame
+
+
+@dataclass
+class ReferenceStats:
+    """What an engine's reference-model calls cost (seconds) and how their answers compared
+    with the cached labels (``checked``/``agreed``: calls whose frame has a label)."""
+
+    calls: int = 0
+    fetched: int = 0  #: frames fetched (a prefetched frame may go unused)
+    fetch: float = 0.0
+    detector: float = 0.0  #: measured ("run") or charged ("charge")
+    checked: int = 0
+    agreed: int = 0
+
+    def since(self, before: ReferenceStats) -> ReferenceStats:
+        return ReferenceStats(*(getattr(self, k) - getattr(before, k) for k in self.__dataclass_fields__))
+
+    def copy(self) -> ReferenceStats:
+        return ReferenceStats(**self.__dict__)
+
+
+class ReferenceCalls:
+    """The reference model as the engines call it ("oracle"): frames fetched at full resolution by
+    random access (``load_reference``, which a plugin may replace), ``batch`` at a time in the
+    order the engine asks for them, the detector run (or charged) once per call.
+
+    Subclasses provide ``video`` (path), ``labels``, ``detect(frame) -> boxes``."""
+
+    reference: str = "charge"
+    reference_batch: int = 16
+    reference_seconds: float | None = None  #: detector seconds per call when charged (None: measured)
+
+    def _ref_init(self, reference: str, batch: int, seconds: float | None) -> None:
+        if reference not in REFERENCE_MODES:
+            raise ValueError(f"reference must be one of {REFERENCE_MODES}, got {reference!r}")
+        self.reference, self.reference_batch, self.reference_seconds = reference, int(batch), seconds
+        self.ref_stats = ReferenceStats()
+        self._ref_cap = None
+
+    def load_reference(self, indices: Sequence[int]) -> Sequence[np.ndarray]:
+        """Frames ``indices`` (in that order) at full resolution, BGR: OpenCV seek + read, lazily
+        (a frame not looked at is not read)."""
+        if self._ref_cap is None:
+            self._ref_cap = cv2.VideoCapture(str(self.video))
+            if not self._ref_cap.isOpened():
+                raise OSError(f"cannot open {self.video}")
+        return SeekFrames(self._ref_cap, str(self.video), indices)
+
+    def close_reference(self) -> None:
+        if self._ref_cap is not None:
+            self._ref_cap.release()
+            self._ref_cap = None
+
+    def _charge(self) -> float:
+        if self.reference_seconds is None:
+            from .reference import seconds_per_call
+
+            self.reference_seconds = seconds_per_call(str(self.video))
+        return self.reference_seconds
+
+    def reference_calls(
+        self, frames: Iterable[int], skip: Callable[[int], bool] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(frame, boxes) for each of ``frames`` not rejected by ``skip``, one reference call each,
+        lazily: the next ``reference_batch`` candidates are fetched together (``skip`` is asked
+        when a batch is formed and again before the call)."""
+        from .reference import detect
+
+        st = self.ref_stats
+        it = iter(frames)
+        while True:
+            batch = []
+            for f in it:
+                if skip is None or not skip(int(f)):
+                    batch.append(int(f))
+                    if len(batch) == self.reference_batch:
+                        break
+            if not batch:
+                return
+            if self.reference == "labels":
+                for f in batch:
+                    if skip is None or not skip(f):
+                        st.calls += 1
+                        yield f, self._label(f)
+                continue
+            t = time.perf_counter()
+            got = self.load_reference(batch)
+            st.fetch += time.perf_counter() - t
+            lazy = isinstance(got, SeekFrames)
+            st.fetched += 0 if lazy else len(batch)
+            for j, f in enumerate(batch):
+                if skip is not None and skip(f):
+                    continue
+                t = time.perf_counter()
+                frame = got[j]
+                st.fetch += time.perf_counter() - t
+                st.fetched += int(lazy)
+                if self.reference == "run":
+                    t = time.perf_counter()
+                    boxes = detect(frame)
+                    st.detector += time.perf_counter() - t
+                    label = self.labels.boxes[f]
+                    if label is not None:  # the cached label of the same frame
+                        st.checked += 1
+                        st.agreed += int(len(label) == len(boxes))
+                else:
+                    boxes = self._label(f)
+                    st.detector += self._charge()
+                st.calls += 1
+                yield f, boxes
+
+    def _label(self, f: int) -> np.ndarray:
+        b = self.labels.boxes[f]
+        if b is None:
+            raise ValueError(f"{self.video}: frame {f} has no cached label; use reference='run'")
+        return b
 
 
 # -- models -------------------------------------------------------------------------------------

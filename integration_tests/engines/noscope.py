@@ -31,6 +31,8 @@ import numpy as np
 
 from .common import (
     LoadedFrames,
+    ReferenceCalls,
+    ReferenceStats,
     UnfitVideoError,
     check_labels,
     cnn_macs,
@@ -39,7 +41,7 @@ from .common import (
     train_cnn,
     video_frame_count,
 )
-from .reference import Labels
+from .reference import Labels, boxes_in_region
 
 COSTS = {"frame": 1.0, "diff": 10.0, "cnn": 400.0, "oracle": 60000.0}
 DIFF_SIZE = 100
@@ -57,6 +59,9 @@ class NoScopeQuery:
     #: specialized-model candidates (first-layer filters); the optimizer keeps the cheapest cascade
     cnn_widths: tuple[int, ...] = (16,)
     seed: int = 0
+    #: train and fit thresholds on the first ``train_span`` frames only (None: the whole video),
+    #: like NoScope's "train on one day, query the next" on a long video
+    train_span: int | None = None
 
 
 @dataclass
@@ -80,12 +85,15 @@ class NoScopeResult:
     diff_skipped: int
     load: LoadedFrames
     seconds: dict = field(default_factory=dict)
+    reference: ReferenceStats = field(default_factory=ReferenceStats)
 
-    def rates(self, truth: np.ndarray) -> tuple[float, float]:
-        """(false-positive rate, false-negative rate) of the answer against per-frame truth."""
-        t = truth[self.frames]
-        fp = np.sum(self.predicted & ~t) / max(int(np.sum(~t)), 1)
-        fn = np.sum(~self.predicted & t) / max(int(np.sum(t)), 1)
+    def rates(self, truth: np.ndarray, known: np.ndarray | None = None) -> tuple[float, float]:
+        """(false-positive rate, false-negative rate) of the answer against per-frame truth, over
+        the evaluated frames where ``known`` (default: all) says the truth is known."""
+        k = np.ones(len(self.frames), bool) if known is None else known[self.frames]
+        t, p = truth[self.frames][k], self.predicted[k]
+        fp = np.sum(p & ~t) / max(int(np.sum(~t)), 1)
+        fn = np.sum(~p & t) / max(int(np.sum(t)), 1)
         return float(fp), float(fn)
 
 
@@ -163,28 +171,47 @@ def _fresh_sources(mse: np.ndarray, t_diff: float, delay: int) -> tuple[np.ndarr
     return fresh, src
 
 
-class NoScope:
-    """Train the cascade for one query (``train``), then run it (``run``)."""
+class NoScope(ReferenceCalls):
+    """Train the cascade for one query (``train``), then run it (``run``). Reference-model calls
+    (:class:`~.common.ReferenceCalls`): ``reference`` "run" / "charge" / "labels", fetched
+    ``reference_batch`` at a time, the detector charged at ``reference_seconds`` per call."""
 
-    def __init__(self, query: NoScopeQuery, labels: Labels):
+    def __init__(
+        self,
+        query: NoScopeQuery,
+        labels: Labels,
+        *,
+        reference: str = "charge",
+        reference_batch: int = 16,
+        reference_seconds: float | None = None,
+    ):
         self.query = query
+        self.video = query.video
         self.labels = labels
         self.truth = labels.in_region(query.region)
         self.n_frames = video_frame_count(query.video)
         check_labels(query.video, self.n_frames, len(labels))
+        self.span = min(query.train_span or self.n_frames, self.n_frames)
+        if not labels.labelled[: self.span].all():
+            raise UnfitVideoError(
+                f"{query.video}: the training span (first {self.span} frames) is not all labelled"
+            )
         self.model = None
         self.mean: np.ndarray | None = None
         self.cascade: Cascade | None = None
         self.oracle_calls = 0
+        self._ref_init(reference, reference_batch, reference_seconds)
 
     # -- the pieces a plugin may replace -------------------------------------------------------
     def load(self, indices: np.ndarray) -> LoadedFrames:
         """Frames ``indices`` as [100x100x3 uint8, 50x50x3 uint8] BGR arrays."""
         return read_every_frame(self.query.video, indices, _resize_pair)
 
-    def oracle(self, frame: int) -> bool:
-        self.oracle_calls += 1
-        return bool(self.truth[frame])
+    def oracle(self, frames: list[int]) -> dict[int, bool]:
+        """The reference model's answer for each of ``frames`` (one call each)."""
+        out = {f: boxes_in_region(b, self.query.region) for f, b in self.reference_calls(frames)}
+        self.oracle_calls += len(out)
+        return out
 
     # -- optimizer ---------------------------------------------------------------------------
     def _cnn_input(self, small: np.ndarray) -> np.ndarray:
@@ -201,8 +228,8 @@ class NoScope:
 
     def train(self) -> Cascade:
         q = self.query
-        check_fit(q, self.truth)
-        idx = np.arange(self.n_frames)
+        check_fit(q, self.truth[: self.span])
+        idx = np.arange(self.span)
         train_idx, val_idx = idx[idx % q.k == 1 % q.k], idx[idx % q.k == 2 % q.k]
         data = self.load(np.union1d(train_idx, val_idx))
         pos = {int(f): i for i, f in enumerate(data.indices)}
@@ -211,6 +238,7 @@ class NoScope:
         big, small = data.arrays
         self.mean = small[tr].astype(np.float32).mean(axis=0)
         mse = self._mse(big[va], q.delay)
+        diffs_ok = self._diff_thresholds(self._mse(big[tr], q.delay), self.truth[train_idx])
         self.candidates: dict[int, Cascade] = {}
         models = {}
         for width in q.cnn_widths:  # NoScope's model search: every candidate costed by its cascade
@@ -222,7 +250,7 @@ class NoScope:
                 width=width,
             )
             scores = 1 / (1 + np.exp(-predict(models[width], self._cnn_input(small[va]))))
-            self.candidates[width] = self._search(scores, mse, self.truth[val_idx], width)
+            self.candidates[width] = self._search(scores, mse, self.truth[val_idx], width, diffs_ok)
         self.cascade = min(self.candidates.values(), key=lambda c: c.cost)
         self.model = models[self.cascade.width]
         return self.cascade
@@ -238,7 +266,33 @@ class NoScope:
             + COSTS["oracle"] * oracle_calls
         )
 
-    def _search(self, scores: np.ndarray, mse: np.ndarray, truth: np.ndarray, width: int = 16) -> Cascade:
+    def _diff_thresholds(self, mse: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        """Candidate difference-detector thresholds that keep the targets on their own (answers
+        copied along skipped frames, everything else right) on a second split (``mse``/``truth``
+        of the training frames). The detector learns nothing from them, and the cascade search
+        tries many thresholds on the validation frames: one that passes there by chance (a person
+        entering between two frames the search happened to see) fails here."""
+        q = self.query
+        finite = mse[np.isfinite(mse)]
+        cands = np.unique(np.quantile(finite, np.linspace(0.05, 0.9, 18))) if len(finite) else []
+        npos, nneg = max(int(truth.sum()), 1), max(int((~truth).sum()), 1)
+        keep = [0.0]
+        for t_diff in cands:
+            pred = truth[_fresh_sources(mse, t_diff, q.delay)[1]]
+            fp = np.sum(pred & ~truth) / nneg
+            fn = np.sum(~pred & truth) / npos
+            if wilson_upper(fp, nneg) <= q.fp_target and wilson_upper(fn, npos) <= q.fn_target:
+                keep.append(float(t_diff))
+        return np.array(keep)
+
+    def _search(
+        self,
+        scores: np.ndarray,
+        mse: np.ndarray,
+        truth: np.ndarray,
+        width: int = 16,
+        diffs_ok: np.ndarray | None = None,
+    ) -> Cascade:
         q = self.query
         n = len(scores)
         npos, nneg = max(int(truth.sum()), 1), max(int((~truth).sum()), 1)
@@ -247,6 +301,8 @@ class NoScope:
         uppers = np.concatenate([qs, [np.inf]])
         finite = mse[np.isfinite(mse)]
         diffs = np.concatenate([[0.0], np.unique(np.quantile(finite, np.linspace(0.05, 0.9, 18)))])
+        if diffs_ok is not None:  # no larger than the largest threshold the second split accepts
+            diffs = diffs[diffs <= diffs_ok.max()]
         best: Cascade | None = None
         for t_diff in diffs:
             fresh, src = _fresh_sources(mse, t_diff, q.delay)
@@ -286,13 +342,20 @@ class NoScope:
         scores = np.full(len(frames), np.nan, np.float32)
         scores[fidx] = 1 / (1 + np.exp(-predict(self.model, self._cnn_input(small[fidx]))))
         t3 = time.perf_counter()
-        calls0 = self.oracle_calls
+        calls0, ref0 = self.oracle_calls, self.ref_stats.copy()
+        s = scores[fidx]
         ans = np.zeros(len(frames), bool)
-        for j in fidx:
-            s = scores[j]
-            ans[j] = True if s > c.upper else False if s < c.lower else self.oracle(int(frames[j]))
+        ans[fidx] = s > c.upper
+        unsure = fidx[(s >= c.lower) & (s <= c.upper)]
+        try:
+            said = self.oracle([int(f) for f in frames[unsure]])
+        finally:
+            self.close_reference()
+        ans[unsure] = [said[int(f)] for f in frames[unsure]]
         pred = ans[src]
+        ref = self.ref_stats.since(ref0)
         t4 = time.perf_counter()
+        charged = ref.detector if self.reference == "charge" else 0.0
         return NoScopeResult(
             positives=frames[pred],
             frames=frames,
@@ -301,5 +364,12 @@ class NoScope:
             cnn_calls=len(fidx),
             diff_skipped=int(len(frames) - len(fidx)),
             load=data,
-            seconds={"load": t1 - t0, "diff": t2 - t1, "cnn": t3 - t2, "oracle": t4 - t3, "total": t4 - t0},
+            seconds={
+                "load": t1 - t0,
+                "diff": t2 - t1,
+                "cnn": t3 - t2,
+                "oracle": t4 - t3 + charged,
+                "total": t4 - t0 + charged,
+            },
+            reference=ref,
         )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -104,47 +106,74 @@ def seconds_per_call(path: str | os.PathLike[str], frames: int = 12, repeats: in
     return statistics.median(times)
 
 
-def _detect_range(args: tuple[str, int, int]) -> list[np.ndarray]:
-    path, start, stop = args
+def _detect_many(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [detect(f) for f in frames]
+
+
+def _sequential_frames(path: str, keep: np.ndarray):
+    """Every frame of ``path`` in decode order (None for those ``keep`` leaves out), at the
+    detector's input size (the resize :func:`detect` would do, done here so that workers receive
+    1/3 of the bytes of 1080p)."""
     cap = cv2.VideoCapture(path)
-    out: list[np.ndarray] = []
     try:
-        # skip to ``start`` by reading: POS_FRAMES seeking is not frame-exact for every codec
-        for _ in range(start):
-            if not cap.grab():
-                return out
-        for _ in range(start, stop):
+        for k in keep:
             ok, frame = cap.read()
             if not ok:
-                break
-            out.append(detect(frame))
+                return
+            if not k:
+                yield None
+                continue
+            if (frame.shape[1], frame.shape[0]) != REF_SIZE:
+                frame = cv2.resize(frame, REF_SIZE, interpolation=cv2.INTER_AREA)
+            yield frame
     finally:
         cap.release()
-    return out
+
+
+def boxes_in_region(b: np.ndarray, region: tuple[float, float, float, float]) -> bool:
+    """Does a box centre of ``b`` lie in ``region`` (x0, y0, x1, y1, fractions of the frame)?"""
+    if not len(b):
+        return False
+    x0, y0, x1, y1 = region
+    cx = (b[:, 0] + b[:, 2]) / 2
+    cy = (b[:, 1] + b[:, 3]) / 2
+    return bool(np.any((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)))
 
 
 @dataclass
 class Labels:
-    """Reference-model detections for every frame of a video."""
+    """Reference-model detections per frame of a video; None where a frame was not labelled (a
+    long video labelled by a subsample rule, :func:`label_video`)."""
 
-    boxes: list[np.ndarray]
+    boxes: list[np.ndarray | None]
 
     def __len__(self) -> int:
         return len(self.boxes)
 
+    @property
+    def labelled(self) -> np.ndarray:
+        return np.array([b is not None for b in self.boxes], bool)
+
     def counts(self) -> np.ndarray:
-        return np.array([len(b) for b in self.boxes], np.int64)
+        """People per frame (-1 where a frame has no label)."""
+        return np.array([-1 if b is None else len(b) for b in self.boxes], np.int64)
 
     def in_region(self, region: tuple[float, float, float, float]) -> np.ndarray:
-        """Per frame: does a detected person's box centre lie in ``region`` (x0, y0, x1, y1)?"""
-        x0, y0, x1, y1 = region
-        out = np.zeros(len(self.boxes), bool)
-        for i, b in enumerate(self.boxes):
-            if len(b):
-                cx = (b[:, 0] + b[:, 2]) / 2
-                cy = (b[:, 1] + b[:, 3]) / 2
-                out[i] = bool(np.any((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)))
-        return out
+        """Per frame: does a detected person's box centre lie in ``region`` (x0, y0, x1, y1)?
+        (False where a frame has no label.)"""
+        return np.array([b is not None and boxes_in_region(b, region) for b in self.boxes], bool)
+
+
+def label_rule(n: int, span: int | None, every: int | None) -> np.ndarray:
+    """Which of ``n`` frames a subsample rule labels: all when both are None, else the first
+    ``span`` frames and every ``every``-th frame (i % every == 0) after them."""
+    keep = np.ones(n, bool)
+    if span is not None or every is not None:
+        idx = np.arange(n)
+        keep = idx < (span or 0)
+        if every:
+            keep |= idx % every == 0
+    return keep
 
 
 def label_video(
@@ -152,33 +181,61 @@ def label_video(
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    span: int | None = None,
+    every: int | None = None,
 ) -> Labels:
-    """HOG detections for every frame of ``path`` (computed once, then read from the cache);
-    ``progress(done, total)`` is called as frame ranges finish."""
+    """HOG detections for every frame of ``path``, or for the frames :func:`label_rule` keeps
+    with ``span``/``every`` (computed once, then read from the cache); ``progress(done, total)``
+    is called as chunks of frames finish."""
     path = str(path)
     cache_dir = cache_dir or default_cache_dir()
-    cache = cache_dir / f"labels-{Path(path).name}-{fingerprint(path)}.npz"
+    rule = "" if span is None and every is None else f"-span{span}-every{every}"
+    cache = cache_dir / f"labels-{Path(path).name}-{fingerprint(path)}{rule}.npz"
     if cache.exists():
         with np.load(cache) as z:
             flat, splits = z["boxes"], z["splits"]
-        return Labels(np.split(flat, splits[1:-1]))
+            keep = z["keep"] if "keep" in z else np.ones(len(splits) - 1, bool)
+        parts = iter(np.split(flat, splits[1:-1]))
+        return Labels([next(parts) if k else None for k in keep])
     cap = cv2.VideoCapture(path)
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
+    keep = label_rule(n, span, every)
     workers = workers or min(os.cpu_count() or 1, 8)
-    step = max(16, -(-n // (workers * 4)))
-    ranges = [(path, s, min(s + step, n)) for s in range(0, n, step)]
-    boxes = []
-    with ProcessPoolExecutor(workers) as pool:
-        for part in pool.map(_detect_range, ranges):
-            boxes += part
-            if progress:
-                progress(len(boxes), n)
-    if len(boxes) != n:
-        raise OSError(f"{path}: {len(boxes)} of {n} frames could be decoded for labelling")
+    # one sequential decode here (frame i is the i-th frame read), the detector on ``workers``
+    # processes, a bounded number of chunks in flight
+    boxes: list[np.ndarray] = []
+    pending: deque = deque()
+    # spawned, not forked: a fork of a process whose OpenCV thread pool has run can deadlock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        chunk: list[np.ndarray] = []
+        read = 0
+
+        def drain(in_flight: int) -> None:
+            while len(pending) > in_flight:
+                boxes.extend(pending.popleft().result())
+                if progress:
+                    progress(len(boxes), int(keep.sum()))
+
+        for frame in _sequential_frames(path, keep):
+            read += 1
+            if frame is None:
+                continue
+            chunk.append(frame)
+            if len(chunk) == 16:
+                pending.append(pool.submit(_detect_many, chunk))
+                chunk = []
+                drain(4 * workers)
+        if chunk:
+            pending.append(pool.submit(_detect_many, chunk))
+        drain(0)
+    if len(boxes) != int(keep.sum()) or read != n:
+        raise OSError(f"{path}: {read} of {n} frames could be decoded for labelling")
     cache_dir.mkdir(parents=True, exist_ok=True)
     splits = np.cumsum([0] + [len(b) for b in boxes])
     tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, boxes=np.concatenate(boxes) if boxes else np.zeros((0, 5), np.float32), splits=splits)
+    flat = np.concatenate(boxes) if boxes else np.zeros((0, 5), np.float32)
+    np.savez(tmp, boxes=flat, splits=splits, keep=keep)
     tmp.replace(cache)
-    return Labels(boxes)
+    parts = iter(boxes)
+    return Labels([next(parts) if k else None for k in keep])
