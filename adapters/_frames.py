@@ -175,3 +175,48 @@ def score_frames(
         type(reader).__name__,
         runner.times,
     )
+
+
+def full_frames(source: Any, indices: Sequence[int], *, pm: Any = None) -> Loaded:
+    """Frames ``indices`` (any order) at the source's full resolution as BGR uint8 (N, H, W, 3):
+    what ``cv2.VideoCapture.read`` returns for them, reached by smolplug's sampled decoding (one
+    pass over the sorted frames: GOP-aware seeks, frames no requested one depends on skipped)."""
+    from ..video import load_index
+
+    ix = load_index(source)
+    spec = FrameSpec(ix.display_height, ix.display_width, colorspace="BGR", layout="NHWC", dtype="uint8")
+    return load_frames(source, indices, spec, batch_size=16, scale_headroom=float("inf"), pm=pm)
+
+
+def patch_reference_fetch(engine_cls: Any, patcher: Any) -> None:
+    """Replace a reference engine's ``load_reference`` (OpenCV seek + read per frame) with
+    :func:`full_frames`; the frames' decoding time is measured by the engine as before."""
+
+    def load_reference(self: Any, indices: Sequence[int]) -> np.ndarray:
+        return full_frames(self.video, indices).data
+
+    patcher.setattr(engine_cls, "load_reference", load_reference)
+
+
+_fetch_cost: dict[tuple[str, int], float] = {}
+
+
+def fetch_seconds(source: Any, n_frames: int, batch: int = 16, seed: int = 0) -> float:
+    """Seconds per frame of :func:`full_frames` on ``batch`` random frames of the first
+    ``n_frames`` (what a reference call's prefetch costs here); measured once per source."""
+    key = (str(source), int(n_frames))
+    if key not in _fetch_cost:
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(n_frames, min(batch, n_frames), replace=False))
+        t = time.perf_counter()
+        full_frames(source, idx)
+        _fetch_cost[key] = (time.perf_counter() - t) / max(len(idx), 1)
+    return _fetch_cost[key]
+
+
+def reference_fetch_seconds(engine: Any, options: dict[str, Any]) -> float:
+    """What fetching one reference frame adds to a reference call of ``engine`` with the plugin
+    on: 0 when the engine answers from labels without fetching or the fetch is not replaced."""
+    if getattr(engine, "reference", "labels") == "labels" or not options.get("reference_fetch", True):
+        return 0.0
+    return fetch_seconds(engine.video, engine.n_frames)

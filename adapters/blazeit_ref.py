@@ -1,6 +1,6 @@
 """Adapter for the BlazeIt-style reference engine (``integration_tests.engines.blazeit``).
 
-Replaces three pieces of the engine:
+Replaces four pieces of the engine:
 
 * ``BlazeIt.load`` — the original decodes every frame with OpenCV at full resolution, then
   resizes, converts and normalises it in separate passes. Here each frame is decoded at the
@@ -21,6 +21,10 @@ Replaces three pieces of the engine:
   when the calls it saves cost more than the decoding it adds (ties on a shared bottleneck go to
   the plan doing less work). When no plan reaches the target the engine's own fallback (the
   most correlated proxy) stands.
+* ``BlazeIt.load_reference`` (with ``reference_fetch``, default True) — the frames the queries
+  send to the reference model are read with smolplug's sampled decoding at full resolution (one
+  GOP-aware pass over them) instead of an OpenCV seek and read each; the detector sees identical
+  pixels.
 * ``BlazeIt.score_all`` — "load every frame, then run the proxy" becomes one pipeline (decoding
   in a reader thread, the proxy on smolplug's executor in the caller's), with the cores split as
   the chosen plan's estimate says. onnxruntime ran these small CNNs 2–4.6x faster than eager
@@ -41,14 +45,15 @@ frames (``Proxy.heldout``) and the queries' own parameters (their signatures' de
   engine rewrite more often on luck.
 
 The reference model's cost per call comes from the option ``reference_seconds``, else from the
-host's ``reference.seconds_per_call(video)`` (OpenCV's HOG, timed once per process); 0 leaves
-reference calls out, as before.
+host's ``reference.seconds_per_call(video)`` (OpenCV's HOG, timed once per process), plus
+fetching its frame with smolplug when the engine runs the model on decoded frames (timed once
+per video on 16 random frames); 0 leaves reference calls out.
 
 Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads`` (decoding threads; default:
 the cost model's split), ``backend`` (executor backend for the proxy: "auto", "torch",
 "onnxruntime"), ``select`` (True: replace ``select_proxy``), ``pipeline`` (True: replace
 ``score_all``), ``queries`` (("aggregate", "limit"): whose reference calls a proxy is costed
-by), ``reference_seconds`` (None: measured).
+by), ``reference_seconds`` (None: measured), ``reference_fetch`` (True).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ import numpy as np
 
 from ..spec import FrameSpec
 from . import Adapter, Patcher
-from ._frames import load_frames, reader_options, score_frames
+from ._frames import load_frames, patch_reference_fetch, reader_options, reference_fetch_seconds, score_frames
 from ._timing import call_rate
 
 TARGET = "integration_tests.engines.blazeit"
@@ -100,6 +105,8 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         )
 
     patcher.setattr(engine_cls, "load", load)
+    if options.get("reference_fetch", True):
+        patch_reference_fetch(engine_cls, patcher)
     if options.get("select", True):
         patcher.setattr(
             engine_cls, "select_proxy", _select_proxy(module, engine_cls.select_proxy, spec, options)
@@ -202,8 +209,10 @@ def _reference_calls(
     module: ModuleType, engine: Any, proxy: Any, queries: tuple[str, ...]
 ) -> dict[str, float]:
     """Expected reference-model calls per query with ``proxy`` (see the module docstring)."""
-    idx = np.arange(engine.n_frames)
-    held = idx[idx % 3 == 2]
+    held = getattr(engine, "heldout_frames", None)
+    if held is None:
+        idx = np.arange(engine.n_frames)
+        held = idx[idx % 3 == 2]
     if proxy.heldout is None or len(proxy.heldout) != len(held):
         return {}
     truth = engine.counts[held]
@@ -222,15 +231,20 @@ def _reference_calls(
 
 
 def _reference_seconds(module: ModuleType, engine: Any, options: dict[str, Any]) -> float:
-    """Seconds per reference-model call: the option, else the host's own measurement, else 0."""
+    """Seconds per reference-model call: the detector's (the option, else the host's own
+    measurement, else 0: calls not costed) plus fetching its frame with smolplug."""
     if options.get("reference_seconds") is not None:
-        return float(options["reference_seconds"])
-    try:
-        reference = importlib.import_module(module.__package__ + ".reference")
-    except ImportError:
+        detector = float(options["reference_seconds"])
+    else:
+        try:
+            reference = importlib.import_module(module.__package__ + ".reference")
+        except ImportError:
+            return 0.0
+        measure = getattr(reference, "seconds_per_call", None)
+        detector = float(measure(engine.video)) if measure else 0.0
+    if detector == 0.0:
         return 0.0
-    measure = getattr(reference, "seconds_per_call", None)
-    return float(measure(engine.video)) if measure else 0.0
+    return detector + reference_fetch_seconds(engine, options)
 
 
 def _executor(engine: Any, model: Any, threads: int, options: dict[str, Any]) -> Any:

@@ -18,7 +18,13 @@ engine's model search may keep a larger, more accurate one. Reference-model call
 the cascade passes to the reference model) are priced at the reference model's measured seconds
 per call: the option ``reference_seconds``, else the host's ``reference.seconds_per_call(video)``
 (OpenCV's HOG, timed once per process), else NoScope's price relative to the base CNN
-(60000 : 400).
+(60000 : 400) — plus, when the engine runs the reference model on decoded frames, what fetching
+a frame costs with smolplug.
+
+Reference-model frames: with ``reference_fetch`` (default True), ``NoScope.load_reference`` (an
+OpenCV seek and full-resolution read per frame the cascade passes on) becomes smolplug's sampled
+decoding of the same frames at full resolution (one GOP-aware pass over them, frames no
+requested one depends on skipped); the detector sees identical pixels.
 
 The region of interest changes what the CNN and the difference detector see, and so where the
 engine's threshold search lands and how many frames its cascade sends to the reference model. On
@@ -34,7 +40,7 @@ held-out frames and missed it on the query frames, FN 23-26% in all five seeds).
 Options (``enable(**options)``): ``roi`` (default True), ``roi_margin`` (a single margin; default:
 the cost model's choice among ``roi_margins``, (0.1, 0.25, 0.4)), ``scale_headroom`` (1.0;
 ``inf`` decodes at full resolution), ``threads``, ``cost_model`` (default True: replace the
-engine's cost model), ``reference_seconds`` (None: measured).
+engine's cost model), ``reference_seconds`` (None: measured), ``reference_fetch`` (True).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ import numpy as np
 
 from ..spec import FrameSpec
 from . import Adapter, Patcher
-from ._frames import load_frames, reader_options
+from ._frames import load_frames, patch_reference_fetch, reader_options
 
 TARGET = "integration_tests.engines.noscope"
 #: region-of-interest margins the cost model chooses among (the first is the default alone)
@@ -100,6 +106,8 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         )
 
     patcher.setattr(engine_cls, "load", load)
+    if options.get("reference_fetch", True):
+        patch_reference_fetch(engine_cls, patcher)
     if options.get("cost_model", True):
         patcher.setattr(engine_cls, "cascade_cost", _pipelined_cost(module, engine_cls.cascade_cost, options))
         margins = (
@@ -135,6 +143,7 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
 
     from ..api import estimate_cost
     from ..costmodel import Stage
+    from ._frames import reference_fetch_seconds
     from ._timing import predict_rate
 
     common = importlib.import_module(module.__package__ + ".common")
@@ -165,8 +174,9 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
         return frames / t + oracle_calls * reference_seconds(self)
 
     def reference_seconds(engine: Any) -> float:
-        """Seconds per reference-model call: the option, the host's measurement, else NoScope's
-        price relative to the base CNN (worked out once per engine: the search asks per cascade)."""
+        """Seconds per reference-model call: the detector's (the option, the host's measurement,
+        else NoScope's price relative to the base CNN) plus fetching its frame with smolplug
+        (worked out once per engine: the search asks per cascade)."""
         if "_smolplug_reference_seconds" not in engine.__dict__:
             if options.get("reference_seconds") is not None:
                 per_call = float(options["reference_seconds"])
@@ -176,7 +186,7 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
                     per_call = float(measure(engine.query.video))
                 except (ImportError, AttributeError):
                     per_call = module.COSTS["oracle"] / (cnn_fps(16) * module.COSTS["cnn"])
-            engine._smolplug_reference_seconds = per_call
+            engine._smolplug_reference_seconds = per_call + reference_fetch_seconds(engine, options)
         return engine._smolplug_reference_seconds
 
     return cascade_cost
