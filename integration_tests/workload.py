@@ -24,6 +24,7 @@ from smolplug.video.renditions import list_renditions, make_renditions, transcod
 from .engines import blazeit, noscope
 from .engines.common import UnfitVideoError, check_labels, video_frame_count
 from .engines.reference import REF_SIZE, Labels, default_cache_dir, label_video, seconds_per_call
+from .longvideo import long_video, source_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -34,6 +35,8 @@ QUERIES = ("noscope", "aggregate", "limit")
 BLAZEIT_PROXIES = ((8, 32), (16, 32), (8, 65), (16, 65))
 BLAZEIT_MIN_CORR = 0.55
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+LONG_SECONDS = 3600  #: the long workload's length
+HD_GOP = 20  #: frames per GOP of the 1080p transcode (2 s at 10 frames/s)
 REFERENCE_MODEL = f"OpenCV HOG people detector at {REF_SIZE[0]}x{REF_SIZE[1]}"
 
 
@@ -59,12 +62,14 @@ def prepare_video(
     if hd:
         work = work.with_name(f"{src.stem}_1080p_h264.mp4")
     stamp = work.with_name(work.name + ".source")
-    key = f"{src.resolve()}:{src.stat().st_size}:{src.stat().st_mtime_ns}"
+    key = source_key(src)
+    if hd:  # a camera-like stream: an IDR frame every 2 s (vtest.avi's own GOP is 25 s)
+        key += f" gop {HD_GOP}"
     if not work.exists() or not stamp.exists() or stamp.read_text() != key:
         work.parent.mkdir(parents=True, exist_ok=True)
         cb = (lambda d, t: progress("transcode 1080p", d, t)) if progress and hd else None
         if hd:
-            transcode(src, work, 1080, progress=cb)
+            transcode(src, work, 1080, progress=cb, max_gop=HD_GOP)
         else:
             shutil.copyfile(src, work)
         stamp.write_text(key)
@@ -76,6 +81,25 @@ def prepare_video(
         if {r.height for r in list_renditions(work)} != set(heights):
             cb = (lambda d, t: progress("renditions", d, t)) if progress else None
             make_renditions(work, heights, progress=cb)
+    return work
+
+
+def prepare_long(
+    src: Path = DEFAULT_VIDEO, seconds: int = LONG_SECONDS, progress: Progress | None = None
+) -> Path:
+    """The long workload (:mod:`integration_tests.longvideo`: ``seconds`` of 1920x1080 H.264
+    built from ``src``) with 360p/180p/90p renditions, built once and cached."""
+    src = Path(src)
+    if not src.is_file():
+        raise FileNotFoundError(
+            f"{src} not found (set SMOLPLUG_SHARED_DATA to the folder holding video/vtest.avi)"
+        )
+    work = long_video(src, media_dir(), seconds, progress)
+    heights = [360, 180, 90]
+    if {r.height for r in list_renditions(work)} != set(heights):
+        make_renditions(
+            work, heights, progress=(lambda d, t: progress("renditions", d, t)) if progress else None
+        )
     return work
 
 
@@ -122,7 +146,7 @@ def reference_seconds(video: Path) -> float:
 class QueryRun:
     query: str
     plugin: bool
-    seconds: float  #: the query itself (loading + the engine's work), training excluded
+    seconds: float  #: the query (loading + the engine's work + its reference calls), training excluded
     stages: dict
     frames_decoded: int
     pixels_decoded: int
@@ -131,6 +155,21 @@ class QueryRun:
     meets_target: bool
     train_seconds: float
     details: dict = field(default_factory=dict)
+    #: seconds of ``seconds`` spent fetching reference frames, and on the detector (run or charged)
+    fetch_seconds: float = 0.0
+    detector_seconds: float = 0.0
+    #: reference answers checked against cached labels of the same frames, and how many agreed
+    checked: int = 0
+    agreed: int = 0
+
+    @property
+    def reference_seconds(self) -> float:
+        return self.fetch_seconds + self.detector_seconds
+
+    @property
+    def engine_seconds(self) -> float:
+        """The query's time without its reference calls."""
+        return self.seconds - self.reference_seconds
 
 
 def set_plugin(on: bool, **options) -> None:
@@ -144,16 +183,23 @@ def set_plugin(on: bool, **options) -> None:
 
 
 def run_noscope(
-    video: Path, labels: Labels, plugin: bool, query: noscope.NoScopeQuery | None = None, **options
+    video: Path,
+    labels: Labels,
+    plugin: bool,
+    query: noscope.NoScopeQuery | None = None,
+    engine: dict | None = None,
+    **options,
 ) -> QueryRun:
+    """The NoScope-style query, trained and run once; ``engine``: the engine's reference-call
+    options (``reference``, ``reference_batch``, ``reference_seconds``)."""
     set_plugin(plugin, **options)
     q = query or noscope.NoScopeQuery(str(video))
-    eng = noscope.NoScope(q, labels)
+    eng = noscope.NoScope(q, labels, **(engine or {}))
     t = time.perf_counter()
     cascade = eng.train()
     train = time.perf_counter() - t
     r = eng.run()
-    fp, fn = r.rates(eng.truth)
+    fp, fn = r.rates(eng.truth, labels.labelled)
     ok = fp <= q.fp_target and fn <= q.fn_target
     return _query_run(
         "noscope",
@@ -176,7 +222,8 @@ def run_noscope(
 def _query_run(
     query: str, plugin: bool, result, accuracy: str, ok: bool, train: float, details: dict
 ) -> QueryRun:
-    """A QueryRun from an engine's result (``seconds``, ``load``, ``oracle_calls``)."""
+    """A QueryRun from an engine's result (``seconds``, ``load``, ``oracle_calls``, ``reference``)."""
+    ref = result.reference
     return QueryRun(
         query,
         plugin,
@@ -189,6 +236,10 @@ def _query_run(
         ok,
         train,
         {**details, "loader": result.load.loader},
+        ref.fetch,
+        ref.detector,
+        ref.checked,
+        ref.agreed,
     )
 
 
@@ -199,10 +250,13 @@ def run_blazeit(
     which: tuple[str, ...] = ("aggregate", "limit"),
     *,
     eps: float = 0.1,
+    engine: dict | None = None,
     **options,
 ) -> list[QueryRun]:
+    """The BlazeIt-style queries ``which`` on one engine trained once; ``engine``: its options
+    (reference calls, ``train_span``)."""
     set_plugin(plugin, **{"queries": which, **options})  # proxies costed by these queries' reference calls
-    eng = blazeit.BlazeIt(str(video), labels, proxies=BLAZEIT_PROXIES, min_corr=BLAZEIT_MIN_CORR)
+    eng = make_blazeit(video, labels, **(engine or {}))
     t = time.perf_counter()
     eng.train()
     train = time.perf_counter() - t
@@ -221,7 +275,7 @@ def run_blazeit(
         proxy["work"] = {k: e.work for k, e in choice.estimates.items()}
         proxy["predicted_seconds"] = dict(choice.seconds)
         proxy["expected_calls"] = dict(getattr(eng, "_smolplug_reference_calls", {}))
-    truth = float(labels.counts().mean())
+    truth = float(labels.counts()[labels.labelled].mean())
     out = []
     if "aggregate" in which:
         a = eng.aggregate(eps=eps)
@@ -241,7 +295,7 @@ def run_blazeit(
         n, m, gap = blazeit.LIMIT_N, blazeit.LIMIT_MIN_COUNT, blazeit.LIMIT_GAP
         r = eng.limit(n=n, min_count=m, gap=gap)
         counts = labels.counts()
-        true_hits = bool(np.all(counts[r.frames] >= m)) and len(r.frames) == n
+        true_hits = bool(np.all(counts[r.frames] >= m)) and len(r.frames) == n  # all labelled here
         spread = bool(np.all(np.diff(np.sort(r.frames)) > gap))
         out.append(
             _query_run(
@@ -262,15 +316,25 @@ def _fps(load) -> dict:
     return {k: load.details[k] for k in ("predicted_fps", "measured_fps") if k in load.details}
 
 
+def make_blazeit(video: Path, labels: Labels, **engine) -> blazeit.BlazeIt:
+    """The BlazeIt-style engine with the workload's candidate proxies."""
+    return blazeit.BlazeIt(str(video), labels, proxies=BLAZEIT_PROXIES, min_corr=BLAZEIT_MIN_CORR, **engine)
+
+
 def run_all(
-    video: Path, labels: Labels, plugin: bool, queries: tuple[str, ...] = QUERIES, **options
+    video: Path,
+    labels: Labels,
+    plugin: bool,
+    queries: tuple[str, ...] = QUERIES,
+    engine: dict | None = None,
+    **options,
 ) -> list[QueryRun]:
     """The ``queries`` with the adapters off, or on with ``options``."""
     runs = []
     if "noscope" in queries:
-        runs.append(run_noscope(video, labels, plugin, **options))
+        runs.append(run_noscope(video, labels, plugin, engine=engine, **options))
     bl = tuple(q for q in queries if q in ("aggregate", "limit"))
     if bl:
-        runs += run_blazeit(video, labels, plugin, bl, **options)
+        runs += run_blazeit(video, labels, plugin, bl, engine=engine, **options)
     set_plugin(False)
     return runs
