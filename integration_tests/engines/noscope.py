@@ -97,6 +97,11 @@ class NoScopeResult:
         return float(fp), float(fn)
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow for large negative logits."""
+    return np.exp(-np.logaddexp(0, -np.asarray(x, np.float64))).astype(np.float32)
+
+
 def _resize_pair(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (
         cv2.resize(frame, (DIFF_SIZE, DIFF_SIZE), interpolation=cv2.INTER_NEAREST),
@@ -249,7 +254,7 @@ class NoScope(ReferenceCalls):
                 seed=q.seed,
                 width=width,
             )
-            scores = 1 / (1 + np.exp(-predict(models[width], self._cnn_input(small[va]))))
+            scores = _sigmoid(predict(models[width], self._cnn_input(small[va])))
             self.candidates[width] = self._search(scores, mse, self.truth[val_idx], width, diffs_ok)
         self.cascade = min(self.candidates.values(), key=lambda c: c.cost)
         self.model = models[self.cascade.width]
@@ -340,7 +345,7 @@ class NoScope(ReferenceCalls):
         t2 = time.perf_counter()
         fidx = np.flatnonzero(fresh)
         scores = np.full(len(frames), np.nan, np.float32)
-        scores[fidx] = 1 / (1 + np.exp(-predict(self.model, self._cnn_input(small[fidx]))))
+        scores[fidx] = _sigmoid(predict(self.model, self._cnn_input(small[fidx])))
         t3 = time.perf_counter()
         calls0, ref0 = self.oracle_calls, self.ref_stats.copy()
         s = scores[fidx]
