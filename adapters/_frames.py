@@ -12,11 +12,11 @@ import numpy as np
 
 from ..api import open_frames
 from ..errors import MissingFrameError, Status
-from ..executors import CallableExecutor
-from ..readers import FrameRequest
-from ..runner import PipelinedRunner, StageTimes, ring_size_for
-from ..selection import FrameSelection
-from ..spec import FrameSpec
+from ..execute.executors import CallableExecutor
+from ..execute.runner import PipelinedRunner, StageTimes, ring_size_for
+from ..frames.readers import FrameRequest
+from ..request.selection import FrameSelection
+from ..request.spec import FrameSpec
 
 
 def reader_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def score_frames(
     pm: Any = None,
 ) -> Scored:
     """``fn(batch) -> one output per frame`` over frames ``indices`` (ascending, distinct) of
-    ``source``, decoding and ``fn`` overlapped by :class:`~smolplug.runner.PipelinedRunner`.
+    ``source``, decoding and ``fn`` overlapped by :class:`~smolplug.execute.runner.PipelinedRunner`.
 
     Raises :class:`~smolplug.errors.MissingFrameError` naming every frame that could not be
     delivered (the frames that were are scored first, so no work is lost silently).

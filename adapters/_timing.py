@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..calibrate import dnn_input
+from ..plan.calibrate import dnn_input
 
 
 def call_rate(
@@ -20,7 +20,7 @@ def call_rate(
     min_repeats: int = 3,
 ) -> float:
     """Items/s of ``fn(batch)`` — ``batch`` real inputs, or a shape for a synthetic batch
-    (:func:`smolplug.calibrate.dnn_input`; real frames are better: a CNN's speed on a CPU depends
+    (:func:`smolplug.plan.calibrate.dnn_input`; real frames are better: a CNN's speed on a CPU depends
     on the values) — the fastest call after one warm-up, calls repeated for at least ``seconds``
     and ``min_repeats`` times (a shared machine's hiccups only make single calls slower).
     ``threads``: torch's thread count during the timing (None: leave it)."""

@@ -8,7 +8,7 @@ Replaces four pieces of the engine:
   converted in one fused native pass into the engine's normalised NCHW float32 batch.
 * ``BlazeIt.select_proxy`` — the engine keeps the cheapest candidate proxy by multiply-
   accumulates whose held-out correlation reaches ``min_corr`` (a DNN-only cost model). Here every
-  candidate becomes a :class:`~smolplug.costmodel.Plan` — accuracy: its held-out correlation;
+  candidate becomes a :class:`~smolplug.plan.costmodel.Plan` — accuracy: its held-out correlation;
   stages: decoding every frame at its input size (measured on the video's first 150 frames
   per core count, as ``smolplug calibrate`` does) and the proxy CNN run by smolplug's executor
   (``smolplug_make_executor``, backend ``auto``: the faster of torch and onnxruntime, timed on
@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from ..spec import FrameSpec
+from ..request.spec import FrameSpec
 from . import Adapter, Patcher
 from ._frames import load_frames, patch_reference_fetch, reader_options, reference_fetch_seconds, score_frames
 from ._timing import call_rate
@@ -264,8 +264,8 @@ def _executor(engine: Any, model: Any, threads: int, options: dict[str, Any]) ->
 
 def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[str, Any]) -> Any:
     from ..api import select_plan
-    from ..calibrate import measure_preprocessing
-    from ..costmodel import Plan, PlanError, Stage
+    from ..plan.calibrate import measure_preprocessing
+    from ..plan.costmodel import Plan, PlanError, Stage
 
     def select_proxy(self: Any, candidates: list[Any]) -> Any:
         self._smolplug_choice = None

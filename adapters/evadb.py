@@ -24,9 +24,9 @@ import numpy as np
 
 from ..api import open_frames
 from ..errors import MissingFrameError
-from ..readers import FrameRequest
-from ..selection import FrameSelection
-from ..spec import FrameSpec
+from ..frames.readers import FrameRequest
+from ..request.selection import FrameSelection
+from ..request.spec import FrameSpec
 from . import Adapter, Patcher
 
 TARGET = "evadb.storage.video_storage_engine"

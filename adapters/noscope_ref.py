@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ..spec import FrameSpec
+from ..request.spec import FrameSpec
 from . import Adapter, Patcher
 from ._frames import load_frames, patch_reference_fetch, reader_options
 
@@ -142,7 +142,7 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
     import os
 
     from ..api import estimate_cost
-    from ..costmodel import Stage
+    from ..plan.costmodel import Stage
     from ._frames import reference_fetch_seconds
     from ._timing import predict_rate
 

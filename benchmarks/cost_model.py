@@ -26,14 +26,14 @@ from pathlib import Path
 
 import smolplug
 from smolplug.bench import cycled_jpegs
-from smolplug.calibrate import Profile, environment
 from smolplug.cli import make_console
+from smolplug.execute.runner import PipelinedRunner
+from smolplug.frames.readers import FrameRequest
 from smolplug.jpeg import default_threads
-from smolplug.planning import build_plans, report
-from smolplug.readers import FrameRequest
-from smolplug.runner import PipelinedRunner
-from smolplug.spec import FrameSpec
-from smolplug.zoo import efficientnet_lite0, input_fields
+from smolplug.plan.calibrate import Profile, environment
+from smolplug.plan.planning import build_plans, report
+from smolplug.plan.zoo import efficientnet_lite0, input_fields
+from smolplug.request.spec import FrameSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jpeg" / "imagenet"

@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 
 import smolplug
-from smolplug import zoo
 from smolplug.bench import cycled_jpegs
 from smolplug.bench.jpeg import pillow_pipeline
 from smolplug.cli import make_console
-from smolplug.readers import FrameRequest
-from smolplug.runner import PipelinedRunner
+from smolplug.execute.runner import PipelinedRunner
+from smolplug.frames.readers import FrameRequest
+from smolplug.plan import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jpeg" / "imagenet"

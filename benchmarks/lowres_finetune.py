@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 import smolplug  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
-from smolplug.finetune import accuracy, finetune_lowres  # noqa: E402
-from smolplug.planning import filename_labels  # noqa: E402
-from smolplug.readers import FrameRequest  # noqa: E402
-from smolplug.selection import FrameSelection  # noqa: E402
+from smolplug.frames.readers import FrameRequest  # noqa: E402
+from smolplug.plan.finetune import accuracy, finetune_lowres  # noqa: E402
+from smolplug.plan.planning import filename_labels  # noqa: E402
+from smolplug.request.selection import FrameSelection  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -69,7 +69,7 @@ def noscope_rows():
 def efficientnet_rows():
     import torch
 
-    from smolplug.zoo import efficientnet_lite0, input_fields
+    from smolplug.plan.zoo import efficientnet_lite0, input_fields
 
     model = efficientnet_lite0()
     spec = smolplug.FrameSpec.imagenet(224, 256, **input_fields(model))

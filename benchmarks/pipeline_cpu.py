@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 import smolplug
-from smolplug import zoo
 from smolplug.bench import cycled_jpegs
 from smolplug.cli import make_console
-from smolplug.executors import TorchCPUExecutor
-from smolplug.readers import FrameRequest
-from smolplug.runner import PipelinedRunner
+from smolplug.execute.executors import TorchCPUExecutor
+from smolplug.execute.runner import PipelinedRunner
+from smolplug.frames.readers import FrameRequest
+from smolplug.plan import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jpeg" / "imagenet"

@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 from smolplug import FrameRequest, FrameSpec  # noqa: E402
 from smolplug.bench.jpeg import pinned_to_one_core  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
-from smolplug.selection import FrameSelection  # noqa: E402
-from smolplug.spec import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from smolplug.request.selection import FrameSelection  # noqa: E402
+from smolplug.request.spec import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from smolplug.video import VideoReader, load_index  # noqa: E402
 from smolplug.video.renditions import list_renditions, make_renditions, transcode  # noqa: E402
 

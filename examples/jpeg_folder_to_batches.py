@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import smolplug
-from smolplug.samples import sample_jpegs
+from smolplug.jpeg.samples import sample_jpegs
 
 
 def main(folder: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import smolplug
-from smolplug.selection import FrameSelection
+from smolplug.request.selection import FrameSelection
 from smolplug.video import VideoReader
 
 

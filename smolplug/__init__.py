@@ -20,11 +20,11 @@ from .errors import (
     TruncatedError,
     UnsupportedFormatError,
 )
-from .hookspecs import hookimpl
-from .jpeg import DecodedBatch, JpegInfo, decode_jpeg, decode_jpeg_batch, probe_jpeg
-from .plugins import get_plugin_manager
-from .readers import FrameBatch, FrameReader, FrameRequest
-from .spec import FrameSpec
+from .frames.readers import FrameBatch, FrameReader, FrameRequest
+from .jpeg.decode import DecodedBatch, JpegInfo, decode_jpeg, decode_jpeg_batch, probe_jpeg
+from .plugins.hookspecs import hookimpl
+from .plugins.manager import get_plugin_manager
+from .request.spec import FrameSpec
 
 __version__ = "0.1.0"
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ._native import ffi, lib  # raises ImportError when the extension is missing
-from .geometry import Geometry
-from .spec import FrameSpec
+from .request.geometry import Geometry
+from .request.spec import FrameSpec
 
 _RESIZE = {
     "exact": lib.SP_RESIZE_EXACT,

@@ -6,9 +6,9 @@ from typing import Any
 
 import pluggy
 
-from .executors import Executor
-from .plugins import first_result
-from .readers import FrameReader, FrameRequest
+from .execute.executors import Executor
+from .frames.readers import FrameReader, FrameRequest
+from .plugins.manager import first_result
 
 
 def open_frames(source: Any, request: FrameRequest, *, pm: pluggy.PluginManager | None = None) -> FrameReader:
@@ -26,7 +26,7 @@ def make_executor(
 def estimate_cost(
     stages: Any, cores: int, model: str = "pipeline", *, pm: pluggy.PluginManager | None = None
 ) -> Any:
-    """Predicted throughput of a pipeline of measured stages (see :mod:`smolplug.costmodel`)."""
+    """Predicted throughput of a pipeline of measured stages (see :mod:`smolplug.plan.costmodel`)."""
     return first_result("smolplug_estimate_cost", pm, stages=stages, cores=cores, model=model)
 
 

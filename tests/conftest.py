@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import smolplug
-from smolplug.geometry import compute_geometry
+from smolplug.request.geometry import compute_geometry
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -127,7 +127,7 @@ def test_score_frames_pipelines_in_frame_order_and_names_missing_frames(tmp_path
 
     from smolplug.adapters._frames import load_frames, score_frames
     from smolplug.errors import MissingFrameError
-    from smolplug.spec import FrameSpec
+    from smolplug.request.spec import FrameSpec
     from tests.conftest import encode, synthetic_rgb
 
     for i in range(7):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from smolplug import calibrate as cal
 from smolplug.cli import main
+from smolplug.plan import calibrate as cal
 
 ENV = {"machine": "x86_64", "cpu": "test cpu", "cores": 2, "smolplug": "0.1.0", "av": "18.1.0"}
 

@@ -13,7 +13,7 @@ from smolplug.cli import main
 def test_plugins_lists_defaults(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "smolplug.default_frames" in out and "smolplug_open_frames" in out
+    assert "smolplug.frames.plugin" in out and "smolplug_open_frames" in out
 
 
 def test_info(capsys):

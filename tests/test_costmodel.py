@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smolplug.costmodel import (
+from smolplug.plan.costmodel import (
     Plan,
     PlanError,
     Stage,

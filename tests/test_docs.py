@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smolplug import hookspecs
+from smolplug.plugins import hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
 HOOKS = [(name, fn) for name, fn in vars(hookspecs).items() if name.startswith("smolplug_") and callable(fn)]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import smolplug
-from smolplug.executors import BackendUnavailable, ONNXRuntimeExecutor, TorchCPUExecutor, export_onnx
-from smolplug.planning import filename_labels
-from smolplug.trt import calibration_batches, engine_cache_key
+from smolplug.execute.executors import BackendUnavailable, ONNXRuntimeExecutor, TorchCPUExecutor, export_onnx
+from smolplug.execute.tensorrt import calibration_batches, engine_cache_key
+from smolplug.plan.planning import filename_labels
 
 from .conftest import DATA
 
@@ -108,7 +108,7 @@ def test_tensorrt_missing_is_a_clear_error():
         pytest.skip("TensorRT is installed here")
     except ImportError:
         pass
-    from smolplug.trt import TensorRTExecutor
+    from smolplug.execute.tensorrt import TensorRTExecutor
 
     with pytest.raises(BackendUnavailable, match="pip install tensorrt"):
         TensorRTExecutor(tiny())
@@ -145,7 +145,7 @@ def test_torch_cuda_agrees_with_cpu(efficientnet, imagenet_batch):
 def test_torch_cuda_overlaps_submitted_batches_and_copies_pinned_rings_without_staging(
     efficientnet, imagenet_batch
 ):
-    from smolplug.executors import pinned_empty
+    from smolplug.execute.executors import pinned_empty
 
     x, _ = imagenet_batch
     ref = TorchCPUExecutor(efficientnet).run(x).argmax(1)
@@ -163,8 +163,8 @@ def test_torch_cuda_overlaps_submitted_batches_and_copies_pinned_rings_without_s
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_runner_open_feeds_cuda_from_a_pinned_ring(efficientnet, imagenet_files):
-    from smolplug.readers import FrameRequest
-    from smolplug.runner import PipelinedRunner
+    from smolplug.execute.runner import PipelinedRunner
+    from smolplug.frames.readers import FrameRequest
 
     spec = smolplug.FrameSpec.imagenet(224, 256)
     ex = smolplug.make_executor(efficientnet, "cuda", backend="torch", dtype="float16")
@@ -214,7 +214,7 @@ def fake_cuda(monkeypatch):
 
 
 def test_cuda_executor_bookkeeping_with_cpu_stand_ins(fake_cuda):
-    from smolplug.executors import TorchCUDAExecutor
+    from smolplug.execute.executors import TorchCUDAExecutor
 
     model = tiny()
     x = np.random.default_rng(0).normal(size=(4, 3, 16, 16)).astype(np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from smolplug import FrameSpec, Status
-from smolplug import _pillow_jpeg as fallback
+from smolplug.jpeg import _pillow as fallback
 
 from .conftest import encode, psnr, reference, synthetic_rgb
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from smolplug.finetune import accuracy, degrade, finetune_lowres  # noqa: E402
+from smolplug.plan.finetune import accuracy, degrade, finetune_lowres  # noqa: E402
 
 
 def _task(n=96, size=32, seed=0):

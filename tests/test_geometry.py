@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smolplug import FrameSpec, RegionOutOfBoundsError
-from smolplug.geometry import compute_geometry
+from smolplug.request.geometry import compute_geometry
 
 native = pytest.importorskip("smolplug._binding", reason="native extension not built")
 

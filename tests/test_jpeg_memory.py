@@ -15,8 +15,8 @@ from PIL import Image
 
 import smolplug
 from smolplug import DecompressionBombError, FrameRequest, FrameSpec, SpecError, Status
-from smolplug import _pillow_jpeg as fallback
 from smolplug.jpeg import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS
+from smolplug.jpeg import _pillow as fallback
 
 from .conftest import FIXTURES, encode, synthetic_rgb
 

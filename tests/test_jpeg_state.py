@@ -13,7 +13,7 @@ import pytest
 
 import smolplug
 from smolplug import FrameRequest, FrameSpec, Status
-from smolplug import _pillow_jpeg as fallback
+from smolplug.jpeg import _pillow as fallback
 
 from .conftest import encode, synthetic_rgb
 

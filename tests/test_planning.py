@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smolplug.calibrate import Profile
 from smolplug.cli import main
-from smolplug.planning import build_plans, filename_labels, report
+from smolplug.plan.calibrate import Profile
+from smolplug.plan.planning import build_plans, filename_labels, report
 
 from .conftest import encode, synthetic_rgb
 

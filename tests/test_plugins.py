@@ -10,9 +10,9 @@ import pytest
 
 import smolplug
 from smolplug import FrameRequest, FrameSpec, PluginError, hookimpl
-from smolplug.executors import CallableExecutor
+from smolplug.execute.executors import CallableExecutor
+from smolplug.frames.readers import JpegFileReader
 from smolplug.plugins import DEFAULT_PLUGINS, describe_plugins, get_plugin_manager
-from smolplug.readers import JpegFileReader
 
 from .conftest import encode, synthetic_rgb
 

@@ -10,9 +10,9 @@ import pytest
 
 import smolplug
 from smolplug.errors import SpecError
-from smolplug.executors import CallableExecutor, Executor, Pending
-from smolplug.readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
-from smolplug.runner import PipelinedRunner
+from smolplug.execute.executors import CallableExecutor, Executor, Pending
+from smolplug.execute.runner import PipelinedRunner
+from smolplug.frames.readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
 
 from .conftest import encode, synthetic_rgb
 

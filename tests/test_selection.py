@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from smolplug import SpecError
-from smolplug.selection import FrameSelection
+from smolplug.request.selection import FrameSelection
 
 
 def test_kinds():

@@ -6,7 +6,7 @@ import pytest
 
 import smolplug
 from smolplug import FrameRequest, FrameSpec, SpecError
-from smolplug.spec import IMAGENET_MEAN, IMAGENET_STD, machine_memory, max_output_bytes
+from smolplug.request.spec import IMAGENET_MEAN, IMAGENET_STD, machine_memory, max_output_bytes
 
 
 def test_defaults_and_shapes():

@@ -81,9 +81,9 @@ def test_executor_setup_is_reported_apart_not_charged_to_plugin_off(jpeg_dir, ca
 @pytest.mark.parametrize("order", [("off", "on"), ("on", "off")])
 def test_order_of_the_runs_does_not_change_what_each_side_is_charged(jpeg_dir, order):
     """Whichever side runs first, neither pays the executor's set-up or its own first batch."""
-    from smolplug.executors import CallableExecutor
-    from smolplug.spec import FrameSpec
-    from smolplug.stageprofile import compare
+    from smolplug.bench.stages import compare
+    from smolplug.execute.executors import CallableExecutor
+    from smolplug.request.spec import FrameSpec
 
     res = compare(jpeg_dir, FrameSpec.imagenet(32, 36), 12, CallableExecutor(_SlowStart()), 4, 1, order)
     assert res.warmup["executor set-up"] >= SETUP_SECONDS * 0.9
@@ -96,9 +96,9 @@ def test_ratio_is_the_same_in_either_order(jpeg_dir):
     """The ratio of the two sides, measured in both orders, with a model that dominates both
     sides (40 ms a batch, so decoding noise hardly moves it): the same, ~1 (charging the set-up
     to the first side would make it ~0.2 one way and ~5 the other)."""
-    from smolplug.executors import CallableExecutor
-    from smolplug.spec import FrameSpec
-    from smolplug.stageprofile import compare
+    from smolplug.bench.stages import compare
+    from smolplug.execute.executors import CallableExecutor
+    from smolplug.request.spec import FrameSpec
 
     spec = FrameSpec.imagenet(32, 36)
     ratios = [
@@ -116,8 +116,8 @@ def test_profile_bad_inputs(tmp_path):
 
 
 def test_both_paths_see_the_same_frames(jpeg_dir):
-    from smolplug.spec import FrameSpec
-    from smolplug.stageprofile import profile_off, profile_on
+    from smolplug.bench.stages import profile_off, profile_on
+    from smolplug.request.spec import FrameSpec
 
     spec = FrameSpec.imagenet(32, 36)
     off = profile_off(jpeg_dir, spec, 7, None, 4)

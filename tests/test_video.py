@@ -9,7 +9,7 @@ av = pytest.importorskip("av", reason="PyAV not installed")
 
 import smolplug  # noqa: E402
 from smolplug import FrameRequest, FrameSpec, Status  # noqa: E402
-from smolplug.selection import FrameSelection  # noqa: E402
+from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.video import VideoReader, load_index  # noqa: E402
 from smolplug.video.index import build_index  # noqa: E402
 from smolplug.video.plan import plan  # noqa: E402

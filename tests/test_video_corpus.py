@@ -25,7 +25,7 @@ av = pytest.importorskip("av", reason="PyAV not installed")
 import smolplug  # noqa: E402
 from smolplug import FrameRequest, FrameSpec, Status  # noqa: E402
 from smolplug.errors import SmolplugError  # noqa: E402
-from smolplug.selection import FrameSelection  # noqa: E402
+from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.video import VideoReader, load_index  # noqa: E402
 
 from . import media  # noqa: E402

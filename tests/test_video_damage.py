@@ -13,7 +13,7 @@ av = pytest.importorskip("av", reason="PyAV not installed")
 import smolplug  # noqa: E402
 from smolplug import FrameRequest, FrameSpec, Status  # noqa: E402
 from smolplug.errors import DecodeError, DecodeWarning, MissingFrameError, SmolplugError  # noqa: E402
-from smolplug.selection import FrameSelection  # noqa: E402
+from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.video import load_index  # noqa: E402
 
 from .clips import make_clip  # noqa: E402

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..jpeg import backend, decode_jpeg_batch, default_threads
-from ..spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
+from ..jpeg.decode import backend, decode_jpeg_batch, default_threads
+from ..request.spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
 
 SIZE, RESIZE = 224, 256
 BATCH = 64  # thread-scaling batch size

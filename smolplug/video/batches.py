@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import Status, error_for
-from ..readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
-from ..selection import FrameSelection
+from ..frames.readers import FrameBatch, FrameReader, FrameRequest, ReaderStats
+from ..request.selection import FrameSelection
 from .frames import convert
 
 

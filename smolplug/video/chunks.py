@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeWarning, SmolplugError
-from ..readers import VIDEO_SUFFIXES, FrameRequest, _natural_key
-from ..selection import FrameSelection
+from ..frames.readers import VIDEO_SUFFIXES, FrameRequest, _natural_key
+from ..request.selection import FrameSelection
 from .batches import Item, PositionsReader
 from .index import VideoIndex, load_index
 from .reader import VideoReader

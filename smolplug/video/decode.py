@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Status
-from ..readers import ReaderStats
+from ..frames.readers import ReaderStats
 from .container import open_video
 from .index import NONREF_B_CODECS, VideoIndex, luma_crc, save_index
 from .plan import Segment, plan

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _binding as native
 from ..errors import RegionOutOfBoundsError, SpecError
-from ..readers import FrameRequest
+from ..frames.readers import FrameRequest
 from .batches import Item, PositionsReader
 from .decode import VideoDecoder
 from .index import VideoIndex, load_index
@@ -100,7 +100,7 @@ class VideoReader(PositionsReader):
 
 def _pick_lowres(spec: Any, w: int, h: int, headroom: float) -> tuple[int, Any]:
     """Largest FFmpeg ``lowres`` k (decode at 1/2**k) whose frame still covers the request."""
-    from ..geometry import compute_geometry
+    from ..request.geometry import compute_geometry
 
     g = compute_geometry(spec, w, h)
     k = 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SmolplugError
-from ..spec import FrameSpec
+from ..request.spec import FrameSpec
 from .index import VideoIndex, cache_dir, display_matrix, fingerprint, load_index
 
 MANIFEST_VERSION = 2
@@ -248,7 +248,7 @@ def pick_rendition(
     """The smallest rendition covering the request (ROI mapped into its coordinates), or None.
     ``src_w`` x ``src_h`` is the source in the request's coordinates: as displayed, ``transposed``
     when that swaps the stored width and height (renditions are stored like their source)."""
-    from ..geometry import compute_geometry
+    from ..request.geometry import compute_geometry
 
     g = compute_geometry(spec, src_w, src_h)
     for r in list_renditions(video):

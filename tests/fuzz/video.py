@@ -39,7 +39,7 @@ import numpy as np
 
 import smolplug
 from smolplug import FrameRequest, FrameSpec, SmolplugError, Status
-from smolplug.selection import FrameSelection
+from smolplug.request.selection import FrameSelection
 
 from . import Context, register
 

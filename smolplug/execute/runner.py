@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
+from ..frames.readers import FrameBatch, FrameReader, FrameRequest
 from .executors import Executor, Pending
-from .readers import FrameBatch, FrameReader, FrameRequest
 
 _DONE = object()
 
@@ -137,7 +137,7 @@ class PipelinedRunner:
         enough for ``queue_size`` and the executor's in-flight batches, allocated with the
         executor's ``host_allocator`` unless the request names one. Use it as a context manager
         (it closes the reader)."""
-        from .api import open_frames
+        from ..api import open_frames
 
         inflight = getattr(executor, "max_inflight", 1) if inflight is None else inflight
         request = replace(

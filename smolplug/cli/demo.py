@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import SmolplugError
+from ..errors import SmolplugError
 
 #: the inputs of a default run: the video as it is, and its 1440x1080 H.264 transcode
 INPUTS = ("native", "hd")
@@ -43,7 +43,7 @@ def _workload() -> Any:
     try:
         from integration_tests import workload
     except ImportError:
-        root = Path(__file__).resolve().parents[1]
+        root = Path(__file__).resolve().parents[2]
         if not (root / "integration_tests" / "engines").is_dir():
             raise DemoError(
                 "the demo runs the reference engines of the source checkout (integration_tests/engines); "
@@ -162,7 +162,7 @@ def run_demo(
 def _run(
     console: Console, wl: Any, src: Path, inputs: Sequence[str], renditions: bool, queries: tuple[str, ...]
 ) -> list[Any]:
-    from .video import load_index
+    from ..video import load_index
 
     with Progress(
         TextColumn("{task.description:<32}"),

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .hookspecs import hookimpl
+from ..plugins.hookspecs import hookimpl
 from .readers import JPEG_SUFFIXES, VIDEO_SUFFIXES, FrameReader, FrameRequest, JpegFileReader, list_jpeg_files
 
 
@@ -49,11 +49,11 @@ def smolplug_open_frames(source: Any, request: FrameRequest) -> FrameReader | No
         return JpegFileReader(paths, request)
     video = _video_path(source)
     if video is not None:
-        from .video.reader import VideoReader
+        from ..video.reader import VideoReader
 
         return VideoReader(video, request)
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        from .video.chunks import ChunkedVideoReader, list_video_chunks
+        from ..video.chunks import ChunkedVideoReader, list_video_chunks
 
         if list_video_chunks(source):
             return ChunkedVideoReader(source, request)

@@ -15,18 +15,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import DecodeWarning, InvalidInputError, SpecError, Status, error_for
-from .spec import FrameSpec, env_positive_int
+from ..errors import DecodeWarning, InvalidInputError, SpecError, Status, error_for
+from ..request.spec import FrameSpec, env_positive_int
 
 try:
-    from . import _binding as _native
+    from .. import _binding as _native
 except ImportError as _exc:  # pragma: no cover - exercised by test_fallback in a subprocess
     _native = None
     _NATIVE_ERROR: str | None = f"{type(_exc).__name__}: {_exc}"
 else:
     _NATIVE_ERROR = None
 
-from . import _pillow_jpeg as _pillow
+from . import _pillow as _pillow
 
 #: Default decompression-bomb guard (Pillow's error threshold: 2 x 89,478,485 pixels).
 DEFAULT_MAX_PIXELS = 178_956_970

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import Status
-from .geometry import compute_geometry
-from .spec import FrameSpec
+from ..errors import Status
+from ..request.geometry import compute_geometry
+from ..request.spec import FrameSpec
 
 Image.MAX_IMAGE_PIXELS = None  # smolplug applies its own max_pixels guard
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .errors import RegionOutOfBoundsError
+from ..errors import RegionOutOfBoundsError
 from .spec import FrameSpec
 
 

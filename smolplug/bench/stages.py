@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .readers import VIDEO_SUFFIXES, FrameRequest
-from .spec import FrameSpec
+from ..frames.readers import VIDEO_SUFFIXES, FrameRequest
+from ..request.spec import FrameSpec
 
 OFF_STAGES = ("read", "decode", "resize", "normalize", "infer")
 ON_STAGES = ("decode+preprocess", "infer", "executor idle", "GPU copy", "GPU compute")
@@ -61,7 +61,7 @@ class Comparison:
 def frames_available(source: Path, n: int) -> int:
     """``n`` frames, or as many as a video has when it is shorter (JPEG folders are cycled)."""
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
-        from .video import load_index
+        from ..video import load_index
 
         return min(n, load_index(source).n_frames)
     return n
@@ -72,7 +72,7 @@ def warm_executor(executor: Any, spec: FrameSpec, batch_size: int) -> float:
     and return how long that took: the one-off set-up either side would otherwise pay."""
     if executor is None:
         return 0.0
-    from .calibrate import dnn_input
+    from ..plan.calibrate import dnn_input
 
     batch = dnn_input(spec.batch_shape(batch_size))
     if spec.dtype != "float32":
@@ -119,7 +119,7 @@ def _resize_crop(img: Any, spec: FrameSpec) -> Any:
     """torchvision Resize + CenterCrop, with the JPEG benchmark's Pillow peer's geometry."""
     from PIL import Image
 
-    from .bench.jpeg import _crop_offsets, _short_side_dims
+    from .jpeg import _crop_offsets, _short_side_dims
 
     nw, nh = _short_side_dims(*img.size, spec.shorter_side or min(spec.height, spec.width))
     img = img.resize((nw, nh), Image.Resampling.BILINEAR)
@@ -190,11 +190,11 @@ def profile_on(
 ) -> Breakdown:
     """smolplug's reader through the pipelined runner (a ring in the executor's host memory,
     its in-flight batches overlapped; GPU copy/compute seconds from a CUDA executor's events)."""
-    from .executors import CallableExecutor
-    from .runner import PipelinedRunner
+    from ..execute.executors import CallableExecutor
+    from ..execute.runner import PipelinedRunner
 
     if source.is_dir():
-        from .bench import cycled_jpegs
+        from . import cycled_jpegs
 
         src: Any = cycled_jpegs(source, n)
         frames = None

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..request.spec import FrameSpec
 from .calibrate import Profile, decode_entry, dnn_entry, measure_dnn, measure_preprocessing
 from .costmodel import Choice, Plan, select_plan
-from .spec import FrameSpec
 from .zoo import input_fields
 
 LABEL_RE = re.compile(r"_(\d+)$")
@@ -52,7 +52,7 @@ class Sample:
 
 def sample_of(source: Path, sample: int = 200) -> Sample:
     """Every JPEG of a folder, or ``sample`` evenly spaced frames of a video."""
-    from .readers import VIDEO_SUFFIXES
+    from ..frames.readers import VIDEO_SUFFIXES
 
     source = Path(source)
     if source.is_dir():
@@ -61,7 +61,7 @@ def sample_of(source: Path, sample: int = 200) -> Sample:
             raise FileNotFoundError(f"no .jpg files in {source}")
         return Sample(source, files=files)
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
-        from .video import load_index
+        from ..video import load_index
 
         n = load_index(source).n_frames
         frames = np.unique(np.linspace(0, n - 1, min(sample, n)).round().astype(int))
@@ -72,12 +72,12 @@ def sample_of(source: Path, sample: int = 200) -> Sample:
 def read_inputs(sample: Sample, spec: FrameSpec, mode: str) -> np.ndarray:
     """The sample decoded as ``spec``: ``mode`` "full" decodes at full resolution first,
     "reduced" as cheaply as the spec allows (DCT scaling, renditions, decoder low-res)."""
-    from .api import open_frames
-    from .readers import FrameRequest
+    from ..api import open_frames
+    from ..frames.readers import FrameRequest
 
     headroom = float("inf") if mode == "full" else 1.0
     if not sample.is_video:
-        from .jpeg import decode_jpeg_batch
+        from ..jpeg.decode import decode_jpeg_batch
 
         return decode_jpeg_batch([f.read_bytes() for f in sample.files], spec, scale_headroom=headroom).data
     req = FrameRequest(spec, batch_size=32, frames=sample.frames, scale_headroom=headroom)
@@ -87,8 +87,8 @@ def read_inputs(sample: Sample, spec: FrameSpec, mode: str) -> np.ndarray:
 
 def predict(model: Any, sample: Sample, spec: FrameSpec, mode: str) -> np.ndarray:
     """Top-1 class of every sample item with ``model`` on inputs decoded as ``spec`` / ``mode``."""
-    from .api import make_executor
-    from .executors import is_torch_module
+    from ..api import make_executor
+    from ..execute.executors import is_torch_module
 
     x = read_inputs(sample, spec, mode)
     with make_executor(model, "cpu", backend="torch" if is_torch_module(model) else "auto") as ex:

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any
 
+from ..plugins.hookspecs import hookimpl
 from .executors import (
     AutoExecutor,
     BackendUnavailable,
@@ -30,7 +31,6 @@ from .executors import (
     TorchCUDAExecutor,
     is_torch_module,
 )
-from .hookspecs import hookimpl
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
@@ -95,7 +95,7 @@ def smolplug_make_executor(model: Any, device: str, options: dict[str, Any]) -> 
                 "build of torch are needed)"
             )
         if backend == "tensorrt" or (backend == "auto" and _has("tensorrt")):
-            from .trt import TensorRTExecutor
+            from .tensorrt import TensorRTExecutor
 
             return TensorRTExecutor(
                 model,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SmolplugError
+from ..errors import SmolplugError
 
 
 class PlanError(SmolplugError, ValueError):

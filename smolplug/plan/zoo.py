@@ -29,6 +29,6 @@ def try_efficientnet_lite0() -> Any | None:
 
 
 def input_fields(model: Any) -> dict[str, Any]:
-    from .spec import IMAGENET_MEAN, IMAGENET_STD
+    from ..request.spec import IMAGENET_MEAN, IMAGENET_STD
 
     return dict(getattr(model, "smolplug_input", None) or {"mean": IMAGENET_MEAN, "std": IMAGENET_STD})

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PluginError
+from ..errors import PluginError
 
 
 class Pending:
@@ -129,7 +129,7 @@ def export_onnx(model: Any, chw: tuple[int, ...], cache: Path | None = None, ops
 
     import torch
 
-    from .video.index import cache_dir
+    from ..video.index import cache_dir
 
     d = (cache or cache_dir()) / "onnx"
     key = f"{model_hash(model)}-{'x'.join(map(str, chw))}-torch{torch.__version__}-op{opset}"

@@ -14,13 +14,13 @@ from typing import Any
 
 import pluggy
 
+from ..errors import PluginError
 from . import hookspecs
-from .errors import PluginError
 
 PROJECT = "smolplug"
 ENTRY_POINT_GROUP = "smolplug"
 AUTOLOAD_ENV = "SMOLPLUG_DISABLE_PLUGIN_AUTOLOAD"
-DEFAULT_PLUGINS = ("smolplug.default_frames", "smolplug.default_executors", "smolplug.default_costmodel")
+DEFAULT_PLUGINS = ("smolplug.frames.plugin", "smolplug.execute.plugin", "smolplug.plan.plugin")
 
 
 def autoload_enabled() -> bool:

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import SpecError, Status, error_for
-from .jpeg import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, decode_jpeg_batch
-from .selection import FrameSelection
-from .spec import FrameSpec
+from ..errors import SpecError, Status, error_for
+from ..jpeg.decode import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, decode_jpeg_batch
+from ..request.selection import FrameSelection
+from ..request.spec import FrameSpec
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 VIDEO_SUFFIXES = (
@@ -58,7 +58,7 @@ class FrameRequest:
 
     :param spec: output geometry and encoding of every frame.
     :param batch_size: frames per batch (the last batch may be shorter).
-    :param frames: a :class:`~smolplug.selection.FrameSelection` (every k-th, random sample,
+    :param frames: a :class:`~smolplug.request.selection.FrameSelection` (every k-th, random sample,
         ranges, ...) or indices into the source's frame order (file order for image folders;
         for a video, frame i is the i-th frame a sequential decode outputs); None for all
         frames. Every requested position is delivered or reported, in request order (explicit
@@ -76,7 +76,7 @@ class FrameRequest:
         orientation is ``spec.exif_orientation``).
     :param allocator: ``f(shape, dtype) -> C-contiguous ndarray`` for the ring's batch buffers
         (default ``np.empty``); e.g. page-locked memory an accelerator copies from
-        asynchronously (:attr:`smolplug.executors.Executor.host_allocator`).
+        asynchronously (:attr:`smolplug.execute.executors.Executor.host_allocator`).
     """
 
     spec: FrameSpec

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
 
 ResizePolicy = Literal["exact", "shorter-side-crop", "letterbox"]
 Colorspace = Literal["RGB", "BGR", "GRAY"]

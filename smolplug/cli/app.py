@@ -14,14 +14,14 @@ from rich.console import Console
 
 
 def _load_dir(path: Path) -> list[tuple[str, bytes]]:
-    from .readers import list_jpeg_files
+    from ..frames.readers import list_jpeg_files
 
     return [(p.name, p.read_bytes()) for p in list_jpeg_files(path)]
 
 
 def cmd_bench_jpeg(args: argparse.Namespace, console: Console) -> int:
-    from .bench import jpeg as bench
-    from .samples import sample_jpegs
+    from ..bench import jpeg as bench
+    from ..jpeg.samples import sample_jpegs
 
     sets: list[tuple[str, list[tuple[str, bytes]]]] = []
     for d in args.images or []:
@@ -65,8 +65,8 @@ def cmd_bench_jpeg(args: argparse.Namespace, console: Console) -> int:
 def cmd_renditions_make(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import Progress
 
-    from .errors import SmolplugError
-    from .video.renditions import make_renditions
+    from ..errors import SmolplugError
+    from ..video.renditions import make_renditions
 
     try:
         heights = [int(h) for h in args.heights.split(",") if h.strip()]
@@ -95,7 +95,7 @@ def cmd_renditions_make(args: argparse.Namespace, console: Console) -> int:
 def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .plugins import AUTOLOAD_ENV, autoload_enabled, describe_plugins, get_plugin_manager
+    from ..plugins.manager import AUTOLOAD_ENV, autoload_enabled, describe_plugins, get_plugin_manager
 
     pm = get_plugin_manager()
     t = Table(
@@ -111,8 +111,8 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
-    from . import __version__
-    from .jpeg import backend, default_threads, native_error
+    from .. import __version__
+    from ..jpeg.decode import backend, default_threads, native_error
 
     console.print(f"smolplug {__version__}")
     console.print(f"JPEG backend: {backend()}" + (f" ({native_error()})" if native_error() else ""))
@@ -123,7 +123,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 def cmd_adapters(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from . import adapters
+    from .. import adapters
 
     if args.install_autoload:
         console.print(f"installed {adapters.install_autoload()}")
@@ -173,7 +173,7 @@ def _write_png(console: Console, write: Any, path: str) -> None:
 
 def _load_models(console: Console, specs: Sequence[str]) -> list[tuple[str, Any]] | None:
     """``[NAME=]module:attr`` options -> models; None (after saying why) when one cannot load."""
-    from .calibrate import load_model
+    from ..plan.calibrate import load_model
 
     try:
         return [load_model(m) for m in specs]
@@ -185,7 +185,7 @@ def _load_models(console: Console, specs: Sequence[str]) -> list[tuple[str, Any]
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from . import calibrate as cal
+    from ..plan import calibrate as cal
 
     ints = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
     sources = [*(args.images or []), *(args.video or [])] or [cal.sample_folder()]
@@ -227,9 +227,9 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from . import stageprofile as sp
-    from .calibrate import sample_folder
-    from .spec import FrameSpec
+    from ..bench import stages as sp
+    from ..plan.calibrate import sample_folder
+    from ..request.spec import FrameSpec
 
     source = Path(args.source) if args.source else sample_folder()
     if not source.exists():
@@ -241,8 +241,8 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
         if loaded is None:
             return 2
         model = loaded[0][1]
-        from .api import make_executor
-        from .errors import PluginError
+        from ..api import make_executor
+        from ..errors import PluginError
 
         try:
             executor = make_executor(model, args.device, threads=args.dnn_threads)
@@ -252,7 +252,7 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     spec = FrameSpec.imagenet(args.size, round(args.size * 256 / 224))
     threads = args.threads
     if threads is None and executor is not None:  # split the cores: the model's, and the rest for decoding
-        from .jpeg import default_threads
+        from ..jpeg.decode import default_threads
 
         threads = max(1, default_threads() - args.dnn_threads)
     try:
@@ -299,10 +299,10 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from . import planning
-    from .calibrate import Profile
-    from .costmodel import PlanError
-    from .jpeg import default_threads
+    from ..jpeg.decode import default_threads
+    from ..plan import planning
+    from ..plan.calibrate import Profile
+    from ..plan.costmodel import PlanError
 
     source = Path(args.source)
     try:

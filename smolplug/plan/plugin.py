@@ -1,12 +1,12 @@
 """Default ``smolplug_estimate_cost`` / ``smolplug_select_plan``: the pipelined cost model of
-:mod:`smolplug.costmodel` (and NoScope's DNN-only model under the name "dnn-only")."""
+:mod:`smolplug.plan.costmodel` (and NoScope's DNN-only model under the name "dnn-only")."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..plugins.hookspecs import hookimpl
 from .costmodel import Choice, Estimate, Plan, Stage, dnn_only_throughput, pipeline_throughput, select_plan
-from .hookspecs import hookimpl
 
 MODELS = {"pipeline": pipeline_throughput, "dnn-only": dnn_only_throughput}
 

@@ -48,8 +48,8 @@ def _version(dist: str) -> str | None:
 
 def environment() -> dict[str, Any]:
     """What a measurement depends on: CPU, usable cores, and the libraries doing the work."""
-    from . import __version__
-    from .jpeg import backend
+    from .. import __version__
+    from ..jpeg.decode import backend
 
     try:
         cores = len(os.sched_getaffinity(0))
@@ -87,7 +87,7 @@ class Profile:
     @classmethod
     def load(cls, directory: Path | None = None, env: dict[str, Any] | None = None) -> Profile:
         """This machine's profile from the cache (empty when missing, stale or unreadable)."""
-        from .video.index import cache_dir
+        from ..video.index import cache_dir
 
         env = env or environment()
         path = (directory or cache_dir()) / f"calibration-{profile_key(env)}.json"
@@ -173,15 +173,15 @@ def measure_preprocessing(
     video, ``frames=None`` means its first ``max_video_frames`` frames (a short measurement).
     ``spec`` overrides the output (its size should be ``height`` x ``width``); ``headroom``
     overrides the mode's scale headroom (see :func:`smolplug.decode_jpeg`)."""
-    from .api import open_frames
-    from .readers import VIDEO_SUFFIXES, FrameRequest
-    from .spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
+    from ..api import open_frames
+    from ..frames.readers import VIDEO_SUFFIXES, FrameRequest
+    from ..request.spec import IMAGENET_MEAN, IMAGENET_STD, FrameSpec
 
     if mode not in DECODE_MODES:
         raise ValueError(f"mode must be one of {DECODE_MODES}, got {mode!r}")
     spec = spec or FrameSpec(height, width, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if frames is None and Path(source).suffix.lower() in VIDEO_SUFFIXES and Path(source).is_file():
-        from .video import load_index
+        from ..video import load_index
 
         frames = range(min(load_index(source).n_frames, max_video_frames))
     req = FrameRequest(
@@ -218,7 +218,7 @@ def measure_dnn(
 ) -> float:
     """Items/s of ``model`` on zero-filled (batch, 3, height, width) float32 batches, through the
     executor ``smolplug_make_executor`` gives for ``device``."""
-    from .api import make_executor
+    from ..api import make_executor
 
     x = dnn_input((batch_size, 3, height, width))
     with make_executor(model, device, threads=threads) as ex:
@@ -227,8 +227,8 @@ def measure_dnn(
 
 def sample_folder() -> Path:
     """The built-in sample JPEGs written once into the cache (the default calibration source)."""
-    from .samples import sample_jpegs
-    from .video.index import cache_dir
+    from ..jpeg.samples import sample_jpegs
+    from ..video.index import cache_dir
 
     d = cache_dir() / "samples"
     files = sample_jpegs()

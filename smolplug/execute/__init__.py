@@ -1,0 +1,32 @@
+"""Running the model on the batches.
+
+Enters: a model (torch module, ONNX file, callable) and :class:`~smolplug.frames.FrameBatch` es.
+Leaves: model outputs per batch, from an :class:`Executor` made by the ``smolplug_make_executor``
+hook (default plugin: :mod:`smolplug.execute.plugin`: torch CPU, onnxruntime, torch CUDA,
+TensorRT in :mod:`smolplug.execute.tensorrt`), and :class:`PipelinedRunner`, which overlaps
+decoding (a reader thread) with inference and times each stage.
+"""
+
+from .executors import (
+    AutoExecutor,
+    BackendUnavailable,
+    CallableExecutor,
+    Executor,
+    ONNXRuntimeExecutor,
+    Pending,
+    TorchCPUExecutor,
+    TorchCUDAExecutor,
+)
+from .runner import PipelinedRunner
+
+__all__ = [
+    "AutoExecutor",
+    "BackendUnavailable",
+    "CallableExecutor",
+    "Executor",
+    "ONNXRuntimeExecutor",
+    "Pending",
+    "PipelinedRunner",
+    "TorchCPUExecutor",
+    "TorchCUDAExecutor",
+]
