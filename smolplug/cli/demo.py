@@ -12,6 +12,7 @@ makes.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 from collections.abc import Sequence
@@ -229,3 +230,30 @@ def _run(
         "proxies and fitting thresholds is done per run beforehand and not timed."
     )
     return [r for kind in inputs for r in runs[kind]]
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    queries = tuple(q.strip() for q in args.queries.split(",") if q.strip())
+    inputs = ("hd",) if args.hd else ("native",) if args.native else ("native", "hd")
+    try:
+        runs = run_demo(console, args.video, inputs, renditions=not args.no_renditions, queries=queries)
+    except DemoError as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    return 0 if all(r.meets_target for r in runs) else 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="NoScope- and BlazeIt-style queries on a real video and its H.264 transcode, plugin off vs on",
+    )
+    demo.add_argument("--video", help="video to query (default: ../shared/data/video/vtest.avi)")
+    only = demo.add_mutually_exclusive_group()
+    only.add_argument(
+        "--hd", action="store_true", help="only its 1440x1080 H.264 transcode (default: as it is, then that)"
+    )
+    only.add_argument("--native", action="store_true", help="only the video as it is (no transcode)")
+    demo.add_argument("--no-renditions", action="store_true", help="do not make low-res renditions")
+    demo.add_argument("--queries", default="noscope,aggregate,limit", help="comma list (default: all)")
+    demo.set_defaults(func=cmd_demo)
