@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import smolplug
-from smolplug.execute.executors import BackendUnavailable, ONNXRuntimeExecutor, TorchCPUExecutor, export_onnx
+from smolplug.execute.executors import BackendUnavailable, TorchCPUExecutor
+from smolplug.execute.onnx import ONNXRuntimeExecutor, export_onnx
 from smolplug.execute.tensorrt import calibration_batches, engine_cache_key
 from smolplug.plan.planning import filename_labels
 
@@ -145,7 +146,7 @@ def test_torch_cuda_agrees_with_cpu(efficientnet, imagenet_batch):
 def test_torch_cuda_overlaps_submitted_batches_and_copies_pinned_rings_without_staging(
     efficientnet, imagenet_batch
 ):
-    from smolplug.execute.executors import pinned_empty
+    from smolplug.execute.cuda import pinned_empty
 
     x, _ = imagenet_batch
     ref = TorchCPUExecutor(efficientnet).run(x).argmax(1)
@@ -214,7 +215,7 @@ def fake_cuda(monkeypatch):
 
 
 def test_cuda_executor_bookkeeping_with_cpu_stand_ins(fake_cuda):
-    from smolplug.execute.executors import TorchCUDAExecutor
+    from smolplug.execute.cuda import TorchCUDAExecutor
 
     model = tiny()
     x = np.random.default_rng(0).normal(size=(4, 3, 16, 16)).astype(np.float32)

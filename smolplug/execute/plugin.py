@@ -6,7 +6,7 @@
 - CPU, torch module: "torch" (eager, ``inference_mode``), "onnxruntime" (exported to ONNX once,
   cached), or "auto": both are timed on the first batch and the faster one is kept.
 - CPU, ``*.onnx`` path: onnxruntime. Any other callable: called on the numpy batch.
-- CUDA, torch module or ONNX: "tensorrt" (TensorRT 10, FP16/INT8; unverified, see trt.py),
+- CUDA, torch module or ONNX: "tensorrt" (TensorRT 10, FP16/INT8; unverified, see tensorrt.py),
   "torch" (fp16/bf16, channels_last, optional ``compile``), or "auto": TensorRT when it is
   installed, else torch CUDA.
 
@@ -21,16 +21,16 @@ import sys
 from typing import Any
 
 from ..plugins.hookspecs import hookimpl
+from .cuda import TorchCUDAExecutor
 from .executors import (
     AutoExecutor,
     BackendUnavailable,
     CallableExecutor,
     Executor,
-    ONNXRuntimeExecutor,
     TorchCPUExecutor,
-    TorchCUDAExecutor,
     is_torch_module,
 )
+from .onnx import ONNXRuntimeExecutor
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 

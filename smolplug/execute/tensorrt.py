@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .executors import BackendUnavailable, Executor, export_onnx, pinned_empty
+from .cuda import pinned_empty
+from .executors import BackendUnavailable, Executor
+from .onnx import export_onnx
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
