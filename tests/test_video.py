@@ -11,8 +11,8 @@ import smolplug  # noqa: E402
 from smolplug import FrameRequest, FrameSpec, Status  # noqa: E402
 from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.video import VideoReader, load_index  # noqa: E402
-from smolplug.video.index import build_index  # noqa: E402
 from smolplug.video.plan import plan  # noqa: E402
+from smolplug.video.scan import build_index  # noqa: E402
 
 from .clips import make_clip, sequential_planes  # noqa: E402
 from .conftest import DATA  # noqa: E402

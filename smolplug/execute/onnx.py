@@ -19,7 +19,7 @@ def export_onnx(model: Any, chw: tuple[int, ...], cache: Path | None = None, ops
 
     import torch
 
-    from ..video.index import cache_dir
+    from ..cache import cache_dir
 
     d = (cache or cache_dir()) / "onnx"
     key = f"{model_hash(model)}-{'x'.join(map(str, chw))}-torch{torch.__version__}-op{opset}"

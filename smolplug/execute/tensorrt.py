@@ -112,7 +112,7 @@ class TensorRTExecutor(Executor):
 
         if not torch.cuda.is_available():
             raise BackendUnavailable("TensorRT needs a CUDA device; none is visible")
-        from ..video.index import cache_dir
+        from ..cache import cache_dir
 
         self.torch = torch
         self.model, self.precision, self.max_batch = model, precision, max_batch

@@ -87,7 +87,7 @@ class Profile:
     @classmethod
     def load(cls, directory: Path | None = None, env: dict[str, Any] | None = None) -> Profile:
         """This machine's profile from the cache (empty when missing, stale or unreadable)."""
-        from ..video.index import cache_dir
+        from ..cache import cache_dir
 
         env = env or environment()
         path = (directory or cache_dir()) / f"calibration-{profile_key(env)}.json"
@@ -227,8 +227,8 @@ def measure_dnn(
 
 def sample_folder() -> Path:
     """The built-in sample JPEGs written once into the cache (the default calibration source)."""
+    from ..cache import cache_dir
     from ..jpeg.samples import sample_jpegs
-    from ..video.index import cache_dir
 
     d = cache_dir() / "samples"
     files = sample_jpegs()

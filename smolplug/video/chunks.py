@@ -23,8 +23,9 @@ from ..errors import DecodeWarning, SmolplugError
 from ..frames.readers import VIDEO_SUFFIXES, FrameRequest, _natural_key
 from ..request.selection import FrameSelection
 from .batches import Item, PositionsReader
-from .index import VideoIndex, load_index
+from .index import VideoIndex
 from .reader import VideoReader
+from .scan import load_index
 
 
 def list_video_chunks(directory: str | os.PathLike[str]) -> list[Path]:

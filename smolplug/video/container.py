@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import (
     CorruptDataError,
     DecodeError,
@@ -93,3 +95,34 @@ def decoded_frames(container: Any, stream: Any) -> Any:
         pass
     with contextlib.suppress(av.error.EOFError):
         yield from stream.codec_context.decode(None)
+
+
+def display_matrix(frame: Any) -> np.ndarray | None:
+    """The frame's display matrix (FFmpeg's 9 int32s), or None when it has none."""
+    from av.sidedata.sidedata import Type
+
+    for sd in frame.side_data:
+        if sd.type == Type.DISPLAYMATRIX:
+            return np.frombuffer(bytes(sd), np.int32)
+    return None
+
+
+def orientation_of(frame: Any) -> int:
+    """The EXIF orientation (1..8) equivalent to a frame's display matrix, as FFmpeg's
+    ``autorotate`` applies it (rotations by multiples of 90 degrees and their mirror images;
+    any other angle is left alone: 1)."""
+    m = display_matrix(frame)
+    if m is None:
+        return 1
+    theta = -float(frame.rotation)
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        return 5 if m[3] > 0 else 6
+    if abs(theta - 180) < 1:
+        h, v = m[0] < 0, m[4] < 0
+        return 3 if h and v else 2 if h else 4 if v else 1
+    if abs(theta - 270) < 1:
+        return 7 if m[3] < 0 else 8
+    if abs(theta) < 1 and m[4] < 0:
+        return 4
+    return 1

@@ -33,8 +33,9 @@ import numpy as np
 from ..errors import Status
 from ..frames.readers import ReaderStats
 from .container import open_video
-from .index import NONREF_B_CODECS, VideoIndex, luma_crc, save_index
+from .index import NONREF_B_CODECS, VideoIndex
 from .plan import Segment, plan
+from .scan import luma_crc, save_index
 
 
 @dataclass

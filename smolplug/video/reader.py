@@ -15,8 +15,9 @@ from ..errors import RegionOutOfBoundsError, SpecError
 from ..frames.readers import FrameRequest
 from .batches import Item, PositionsReader
 from .decode import VideoDecoder
-from .index import VideoIndex, load_index
+from .index import VideoIndex
 from .renditions import pick_rendition
+from .scan import load_index
 
 
 class VideoReader(PositionsReader):

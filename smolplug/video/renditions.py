@@ -6,7 +6,7 @@ IDR frame at every seek point of the source (and wherever else libx264's GOP lim
 strictly increasing timestamps (the source's seconds where it has them, else the frame rate's), so
 sources with broken timestamps (AVI, packed B-frames) get renditions too.
 
-Renditions and their manifest live in the cache directory by default (``smolplug.video.index
+Renditions and their manifest live in the cache directory by default (``smolplug.cache
 .cache_dir() / "renditions" / <the source's fingerprint>``): media folders are often read-only or
 shared. ``beside_source=True`` writes ``VIDEO.renditions/`` and ``VIDEO.renditions.json`` next to
 the video instead. The reader picks the smallest rendition that still covers a request.
@@ -23,9 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import SmolplugError
 from ..request.spec import FrameSpec
-from .index import VideoIndex, cache_dir, display_matrix, fingerprint, load_index
+from .container import display_matrix
+from .index import VideoIndex, fingerprint
+from .scan import load_index
 
 MANIFEST_VERSION = 2
 
