@@ -31,7 +31,7 @@ import numpy as np
 
 import smolplug
 from smolplug.bench import cycled_jpegs
-from smolplug.bench.jpeg import pillow_pipeline
+from smolplug.bench.jpeg_peers import pillow_pipeline
 from smolplug.cli import make_console
 from smolplug.execute.runner import PipelinedRunner
 from smolplug.frames.readers import FrameRequest

@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # keep BLAS worker threads o
 
 from smolplug.bench import jpeg as bench  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
-from smolplug.frames.readers import list_jpeg_files  # noqa: E402
+from smolplug.frames.jpegfiles import list_jpeg_files  # noqa: E402
 from smolplug.jpeg.samples import sample_jpegs  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jpeg"

@@ -29,7 +29,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from smolplug import FrameRequest, FrameSpec  # noqa: E402
-from smolplug.bench.jpeg import pinned_to_one_core  # noqa: E402
+from smolplug.bench.jpeg_peers import pinned_to_one_core  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
 from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.request.spec import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402

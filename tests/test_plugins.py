@@ -11,7 +11,7 @@ import pytest
 import smolplug
 from smolplug import FrameRequest, FrameSpec, PluginError, hookimpl
 from smolplug.execute.executors import CallableExecutor
-from smolplug.frames.readers import JpegFileReader
+from smolplug.frames.jpegfiles import JpegFileReader
 from smolplug.plugins import DEFAULT_PLUGINS, describe_plugins, get_plugin_manager
 
 from .conftest import encode, synthetic_rgb

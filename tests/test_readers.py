@@ -8,7 +8,7 @@ import pytest
 import smolplug
 from smolplug import FrameRequest, FrameSpec, SpecError, Status, TruncatedError
 from smolplug.errors import MissingFrameError
-from smolplug.frames.readers import list_jpeg_files
+from smolplug.frames.jpegfiles import list_jpeg_files
 
 from .conftest import encode, synthetic_rgb
 

@@ -119,7 +119,7 @@ def _resize_crop(img: Any, spec: FrameSpec) -> Any:
     """torchvision Resize + CenterCrop, with the JPEG benchmark's Pillow peer's geometry."""
     from PIL import Image
 
-    from .jpeg import _crop_offsets, _short_side_dims
+    from .jpeg_peers import _crop_offsets, _short_side_dims
 
     nw, nh = _short_side_dims(*img.size, spec.shorter_side or min(spec.height, spec.width))
     img = img.resize((nw, nh), Image.Resampling.BILINEAR)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 
 def _load_dir(path: Path) -> list[tuple[str, bytes]]:
-    from ..frames.readers import list_jpeg_files
+    from ..frames.jpegfiles import list_jpeg_files
 
     return [(p.name, p.read_bytes()) for p in list_jpeg_files(path)]
 

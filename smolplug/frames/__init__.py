@@ -8,15 +8,14 @@ Leaves: :class:`FrameBatch` es (tensor, source/frame ids, per-item status) from 
 executor (:mod:`smolplug.execute`).
 """
 
+from .jpegfiles import JpegFileReader, list_jpeg_files
 from .readers import (
     JPEG_SUFFIXES,
     VIDEO_SUFFIXES,
     FrameBatch,
     FrameReader,
     FrameRequest,
-    JpegFileReader,
     ReaderStats,
-    list_jpeg_files,
 )
 
 __all__ = [

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..plugins.hookspecs import hookimpl
-from .readers import JPEG_SUFFIXES, VIDEO_SUFFIXES, FrameReader, FrameRequest, JpegFileReader, list_jpeg_files
+from .jpegfiles import JpegFileReader, list_jpeg_files
+from .readers import JPEG_SUFFIXES, VIDEO_SUFFIXES, FrameReader, FrameRequest
 
 
 def _jpeg_paths(source: Any) -> list[Path] | None:
