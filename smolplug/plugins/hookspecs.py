@@ -1,8 +1,9 @@
 """Hook specifications of the ``smolplug`` pluggy project.
 
 Every hook is ``firstresult``: the first implementation returning something other
-than None wins. smolplug's own defaults (``smolplug/default_*.py``) are registered
-``trylast``, so any plugin overrides them without unregistering anything.
+than None wins. smolplug's own defaults live with the stage each serves
+(``smolplug/frames/plugin.py``, ``smolplug/execute/plugin.py``, ``smolplug/plan/plugin.py``)
+and are registered ``trylast``, so any plugin overrides them without unregistering anything.
 """
 
 from __future__ import annotations
