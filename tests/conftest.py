@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,31 @@ def jpeg_dir(tmp_path) -> Path:
     for i in range(4):
         (d / f"{i}.jpg").write_bytes(encode(synthetic_rgb(200, 150, seed=i)))
     return d
+
+
+# -- the generated video corpus (tests/media.py), shared by the video and drop-in reader tests --
+class Corpus:
+    """The clips, each generated on first use into one directory for the whole session."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._built: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self._built:
+            self._built[name] = _media().build_corpus(self.directory, [name])[name]
+        return self._built[name]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+    with pytest.MonkeyPatch.context() as mp:
+        # the readers' keyframe indexes go to a private cache, not the user's
+        mp.setenv("SMOLPLUG_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
+        yield Corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _media():
+    from . import media  # imports PyAV: only where a test uses the corpus
+
+    return media

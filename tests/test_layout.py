@@ -34,6 +34,7 @@ LAYERS = {
     "smolplug.video": 3,
     "smolplug.execute": 4,
     "smolplug.plan": 4,
+    "smolplug.compat": 4,  # drop-in readers over the video stage
     "smolplug.frames.plugin": 5,  # the default hook implementations
     "smolplug.execute.plugin": 5,
     "smolplug.plan.plugin": 5,

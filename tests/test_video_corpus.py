@@ -13,7 +13,7 @@ gives the stored orientation, and a ROI is in display coordinates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +29,10 @@ from smolplug.request.selection import FrameSelection  # noqa: E402
 from smolplug.video import VideoReader, load_index  # noqa: E402
 
 from . import media  # noqa: E402
+from .conftest import Corpus  # noqa: E402
 from .media import CORPUS, ROTATED, sequential_frames, sequential_rgb  # noqa: E402
 
 FULL_RES = float("inf")  # scale_headroom: decode the source itself (no lowres, no renditions)
-
-
-class Corpus:
-    """The clips, each generated on first use into one directory for the whole session."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self._built: dict[str, Path] = {}
-
-    def __getitem__(self, name: str) -> Path:
-        if name not in self._built:
-            self._built[name] = media.build_corpus(self.directory, [name])[name]
-        return self._built[name]
-
-
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
-    with pytest.MonkeyPatch.context() as mp:
-        # the readers' keyframe indexes go to a private cache, not the user's
-        mp.setenv("SMOLPLUG_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
-        yield Corpus(tmp_path_factory.mktemp("corpus"))
 
 
 #: selection name -> selection, given the clip's sequential frame count n
