@@ -60,6 +60,7 @@ class FrameCursor:
         self._decoder: VideoDecoder | None = None
         self._gen: Iterator[Decoded] | None = None
         self._plan: set[int] = set()
+        self._stride = 1
         self._ahead: dict[int, Any] = {}
         self._last: int | None = None
         self._orientation: int | None = None if index is None else index.orientation
@@ -141,8 +142,11 @@ class FrameCursor:
         if i >= ix.n_frames:
             return self._missing(f"frame {i} does not exist (the video has {ix.n_frames} frames)")
         self._ensure_decoder()
-        if self._gen is None or i not in self._plan:
-            self._restart(i)
+        # the host's stride: the gap since the last frame asked for (before any, the frame's own
+        # position + 1: a host that grabs n frames before its first retrieve)
+        stride = i + 1 if self._last is None else i - self._last if i > self._last else 1
+        if self._gen is None or i not in self._plan or (stride != self._stride and stride > SEQUENTIAL_GAP):
+            self._restart(i, stride)
         assert self._gen is not None
         for d in self._gen:
             self._plan.discard(d.index)
@@ -166,15 +170,13 @@ class FrameCursor:
             )
         return self._decoder
 
-    def _restart(self, i: int) -> None:
+    def _restart(self, i: int, stride: int) -> None:
         """A new plan from frame ``i`` on, at the stride the host has been keeping."""
         if self._gen is not None:
             self._gen.close()  # type: ignore[attr-defined]
-        stride = i - self._last if self._last is not None and i > self._last else 1
-        wanted = np.arange(i, self.index.n_frames, stride, dtype=np.int64)
-        self._plan = set(wanted.tolist())
-        assert self._decoder is not None
-        self._gen = self._decoder.frames(wanted)
+        wanted = np.arange(i, self.index.n_frames, max(stride, 1), dtype=np.int64)
+        self._plan, self._stride = set(wanted.tolist()), max(stride, 1)
+        self._gen = self._ensure_decoder().frames(wanted)
         self._ahead.clear()
 
     def _missing(self, message: str, status: Status = Status.MISSING) -> None:
