@@ -34,7 +34,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from integration_tests.workload import DEFAULT_VIDEO, prepare_video  # noqa: E402
 from smolplug.adapters import get  # noqa: E402
 from smolplug.cli import make_console  # noqa: E402
 from smolplug.compat import VideoReader  # noqa: E402
@@ -81,6 +80,14 @@ def ultralytics_frames(plugin: bool) -> Peer | None:
     return run
 
 
+def decord_peer() -> Peer | None:
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return None
+    return decord_frames
+
+
 def decord_frames(path: Path, stride: int) -> list[np.ndarray]:
     import decord
 
@@ -115,12 +122,69 @@ def torchcodec_frames() -> Peer | None:
     return run
 
 
+#: YOLOv8n per image on an A100 with TensorRT, from Ultralytics' published YOLOv8 table (not
+#: measured here: no GPU): the model time of the GPU projection
+A100_TRT_YOLOV8N_S = 0.99e-3
+
+
+def ultralytics_end_to_end(video: Path, stride: int, repeats: int, imgsz: int) -> dict | None:
+    """YOLOv8n (untrained, from the packaged yolov8n.yaml) predicting on ``video`` at
+    ``vid_stride``, adapter off and on, and the loader alone: the loader's share of the time."""
+    try:
+        import torch
+        from ultralytics import YOLO
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    model = YOLO("yolov8n.yaml")
+    loader_off, loader_on = ultralytics_frames(False), ultralytics_frames(True)
+    assert loader_off is not None and loader_on is not None
+
+    def predict(plugin: bool) -> tuple[float, int]:
+        a = get("ultralytics")
+        a.enable() if plugin else a.disable()
+        try:
+            t = time.perf_counter()
+            n = sum(
+                1
+                for _ in model.predict(
+                    str(video), vid_stride=stride, imgsz=imgsz, device="cpu", verbose=False, stream=True
+                )
+            )
+            return time.perf_counter() - t, n
+        finally:
+            a.disable()
+
+    predict(False)  # warm-up: model fusing, first allocations
+    runs: dict[str, list[float]] = {"total off": [], "total on": [], "loader off": [], "loader on": []}
+    n = 0
+    for _ in range(repeats):
+        dt, n = predict(False)
+        runs["total off"].append(dt)
+        dt, n = predict(True)
+        runs["total on"].append(dt)
+        runs["loader off"].append(timed(loader_off, video, stride)[0])
+        runs["loader on"].append(timed(loader_on, video, stride)[0])
+    m = {k: statistics.median(v) for k, v in runs.items()}
+    gpu = n * A100_TRT_YOLOV8N_S
+    return {
+        "video": video.name,
+        "stride": stride,
+        "frames": n,
+        **m,
+        "share off": m["loader off"] / m["total off"],
+        "share on": m["loader on"] / m["total on"],
+        "speedup": m["total off"] / m["total on"],
+        "gpu projection": (m["loader off"] + gpu) / (m["loader on"] + gpu),
+    }
+
+
 def hosts() -> list[tuple[str, Peer | None, Peer | None, str]]:
     """(host, its own loader, the same with smolplug, what the frames are)."""
     return [
         ("supervision", supervision_frames(False), supervision_frames(True), "BGR, as OpenCV"),
         ("ultralytics", ultralytics_frames(False), ultralytics_frames(True), "BGR, as OpenCV"),
-        ("decord", decord_frames, compat_decord_frames, "RGB"),
+        ("decord", decord_peer(), compat_decord_frames, "RGB"),
         ("torchcodec", torchcodec_frames(), compat_decord_frames, "RGB"),
     ]
 
@@ -146,15 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--strides", default="30,1")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--e2e", action="store_true", help="also YOLOv8n end to end (Ultralytics installed)")
+    ap.add_argument("--imgsz", type=int, default=640)
     args = ap.parse_args(argv)
     console = make_console()
     from rich.table import Table
 
-    videos = args.video or [
-        prepare_video(DEFAULT_VIDEO, hd=True, renditions=False),
-        DEFAULT_VIDEO.parent / "bikes.mp4",
-        DEFAULT_VIDEO,
-    ]
+    if args.video:
+        videos = args.video
+    else:
+        from integration_tests.workload import DEFAULT_VIDEO, prepare_video
+
+        videos = [
+            prepare_video(DEFAULT_VIDEO, hd=True, renditions=False),
+            DEFAULT_VIDEO.parent / "bikes.mp4",
+            DEFAULT_VIDEO,
+        ]
     rows = []
     said: set[str] = set()
     table = Table(title=f"loader only: the host's own loader vs smolplug (median of {args.repeats})")
@@ -205,8 +276,46 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {video.name} stride {stride} {name}: {mo:.3f} s vs {mu:.3f} s", highlight=False
                 )
     console.print(table)
+    e2e = []
+    if args.e2e:
+        et = Table(
+            title=f"Ultralytics end to end: YOLOv8n at {args.imgsz} px on this CPU (median of {args.repeats})"
+        )
+        for col in (
+            "video",
+            "stride",
+            "frames",
+            "off s",
+            "on s",
+            "speedup",
+            "loader share off / on",
+            "projected speedup, model on a GPU",
+        ):
+            et.add_column(col)
+        for video in videos:
+            for stride in (int(s) for s in args.strides.split(",")):
+                r = ultralytics_end_to_end(video, stride, args.repeats, args.imgsz)
+                if r is None:
+                    console.print("[yellow]Ultralytics is not installed: no end-to-end run[/yellow]")
+                    break
+                e2e.append(r)
+                et.add_row(
+                    r["video"],
+                    str(stride),
+                    str(r["frames"]),
+                    f"{r['total off']:.2f}",
+                    f"{r['total on']:.2f}",
+                    f"{r['speedup']:.2f}x",
+                    f"{r['share off']:.0%} / {r['share on']:.0%}",
+                    f"{r['gpu projection']:.1f}x (projection)",
+                )
+        console.print(et)
+        console.print(
+            "projection: measured loader seconds + frames x 0.99 ms (YOLOv8n, A100, TensorRT: "
+            "Ultralytics' published figure, not measured here)"
+        )
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps({"loaders": rows, "end_to_end": e2e}, indent=1))
     return 0
 
 
