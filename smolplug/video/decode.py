@@ -192,6 +192,12 @@ class VideoDecoder:
         last = targets[-1]
         per_packet = skip == "NONREF"  # skip non-reference frames except the targets themselves
         target_pts = {int(ix.pts[i]) for i in targets} if per_packet else set()
+        # where a packet's timestamp is its frame's (container timing), reading stops once every
+        # target's packet is in the decoder and a flush brings them out: nothing after the last
+        # target is demuxed or decoded (frame threads and B-frame reordering would otherwise
+        # want several more packets before giving the last target out)
+        unsent = {int(ix.pts[i]) for i in targets} if by_pts and ix.timing == "container" else None
+        sent_all = False
         cc.skip_frame = "DEFAULT" if per_packet else skip
         run.anchored = seek_to == 0
         state = _Damage()
@@ -281,6 +287,11 @@ class VideoDecoder:
                 yield from self._release(held, outputs - self._hold, state, verify, run)
                 if stop or run.inexact:
                     break
+                if unsent is not None and packet.pts is not None:
+                    unsent.discard(int(packet.pts))
+                    if not unsent:
+                        sent_all = True
+                        break
             else:
                 drained = True  # the end of the stream: PyAV's last (empty) packet flushed the decoder
         except av.error.FFmpegError as exc:  # the demuxer gave up (truncated or damaged file)
@@ -290,7 +301,7 @@ class VideoDecoder:
             pass
         finally:
             cc.skip_frame = "DEFAULT"
-        if not run.inexact and not drained and self._unsettled(held, dec_of, came_out, state):
+        if not run.inexact and not drained and (sent_all or self._unsettled(held, dec_of, came_out, state)):
             try:  # flush: frames already sent come out (their damage included), nothing more is read
                 for frame in cc.decode(None):
                     take(frame, flushing=True)
