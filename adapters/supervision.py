@@ -18,15 +18,9 @@ TARGET = "supervision._cv2"
 
 
 def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> None:
-    from ..compat.capture import open_capture
+    from ..compat.capture import replacing
 
-    original = module.VideoCapture
-
-    def VideoCapture(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - OpenCV's name
-        return open_capture(original, *args, **kwargs)
-
-    VideoCapture.original = original  # type: ignore[attr-defined]
-    patcher.setattr(module, "VideoCapture", VideoCapture)
+    patcher.setattr(module, "VideoCapture", replacing(module.VideoCapture))
 
 
 adapter = Adapter(

@@ -31,15 +31,9 @@ class _Cv2(types.ModuleType):
 
 
 def _apply(module: types.ModuleType, patcher: Patcher, options: dict[str, Any]) -> None:
-    from ..compat.capture import open_capture
+    from ..compat.capture import replacing
 
-    cv2 = module.cv2
-    original = cv2.VideoCapture
-
-    def VideoCapture(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - OpenCV's name
-        return open_capture(original, *args, **kwargs)
-
-    patcher.setattr(module, "cv2", _Cv2(cv2, VideoCapture))
+    patcher.setattr(module, "cv2", _Cv2(module.cv2, replacing(module.cv2.VideoCapture)))
 
 
 adapter = Adapter(

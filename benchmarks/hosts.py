@@ -22,6 +22,7 @@ Inputs: the 1440x1080 H.264 transcode of vtest.avi (2-s GOPs, B-frames; made onc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -29,6 +30,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,17 @@ from smolplug.compat import VideoReader  # noqa: E402
 Peer = Callable[[Path, int], Iterator[np.ndarray]]
 
 
+@contextlib.contextmanager
+def adapter(name: str, on: bool) -> Iterator[None]:
+    """The host as it is (``on=False``) or with smolplug's adapter, restored afterwards."""
+    a = get(name)
+    a.enable() if on else a.disable()
+    try:
+        yield
+    finally:
+        a.disable()
+
+
 def supervision_frames(plugin: bool) -> Peer | None:
     try:
         import supervision as sv
@@ -49,12 +62,8 @@ def supervision_frames(plugin: bool) -> Peer | None:
         return None
 
     def run(path: Path, stride: int) -> Iterator[np.ndarray]:
-        a = get("supervision")
-        a.enable() if plugin else a.disable()
-        try:
+        with adapter("supervision", plugin):
             yield from sv.get_video_frames_generator(str(path), stride=stride)
-        finally:
-            a.disable()
 
     return run
 
@@ -66,15 +75,11 @@ def ultralytics_frames(plugin: bool) -> Peer | None:
         return None
 
     def run(path: Path, stride: int) -> Iterator[np.ndarray]:
-        a = get("ultralytics")
-        a.enable() if plugin else a.disable()
-        try:
-            from ultralytics.data import loaders
+        from ultralytics.data import loaders
 
+        with adapter("ultralytics", plugin):
             for _paths, images, _info in loaders.LoadImagesAndVideos(str(path), batch=1, vid_stride=stride):
                 yield from images
-        finally:
-            a.disable()
 
     return run
 
@@ -87,23 +92,24 @@ def decord_peer() -> Peer | None:
     return decord_frames
 
 
-def decord_frames(path: Path, stride: int) -> Iterator[np.ndarray]:
-    import decord
-
-    vr = decord.VideoReader(str(path))
+def decord_style(vr: Any, stride: int) -> Iterator[np.ndarray]:
+    """Frames through decord's interface: one by one (stride 1) or one ``get_batch``."""
     if stride == 1:
         yield from (vr[i].asnumpy() for i in range(len(vr)))
     else:
         yield from vr.get_batch(list(range(0, len(vr), stride))).asnumpy()
 
 
+def decord_frames(path: Path, stride: int) -> Iterator[np.ndarray]:
+    import decord
+
+    yield from decord_style(decord.VideoReader(str(path)), stride)
+
+
 def compat_decord_frames(path: Path, stride: int) -> Iterator[np.ndarray]:
     vr = VideoReader(path)
     try:
-        if stride == 1:
-            yield from (vr[i].asnumpy() for i in range(len(vr)))
-        else:
-            yield from vr.get_batch(list(range(0, len(vr), stride))).asnumpy()
+        yield from decord_style(vr, stride)
     finally:
         vr.close()
 
@@ -144,9 +150,7 @@ def ultralytics_end_to_end(video: Path, stride: int, repeats: int, imgsz: int) -
     assert loader_off is not None and loader_on is not None
 
     def predict(plugin: bool) -> tuple[float, int]:
-        a = get("ultralytics")
-        a.enable() if plugin else a.disable()
-        try:
+        with adapter("ultralytics", plugin):
             t = time.perf_counter()
             n = sum(
                 1
@@ -155,8 +159,6 @@ def ultralytics_end_to_end(video: Path, stride: int, repeats: int, imgsz: int) -
                 )
             )
             return time.perf_counter() - t, n
-        finally:
-            a.disable()
 
     predict(False)  # warm-up: model fusing, first allocations
     runs: dict[str, list[float]] = {"total off": [], "total on": [], "loader off": [], "loader on": []}

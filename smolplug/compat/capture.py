@@ -243,6 +243,17 @@ def is_video_file(source: Any) -> bool:
     return p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
 
 
+def replacing(original: Any) -> Any:
+    """What an adapter puts in place of a host's ``VideoCapture`` (OpenCV's class, or its
+    stand-in): :func:`open_capture` with ``original`` for what smolplug does not serve."""
+
+    def VideoCapture(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - OpenCV's name
+        return open_capture(original, *args, **kwargs)
+
+    VideoCapture.original = original  # type: ignore[attr-defined]
+    return VideoCapture
+
+
 def open_capture(original: Any, source: Any = None, *args: Any, **kwargs: Any) -> Any:
     """``VideoCapture(source, ...)`` for a local video file smolplug can open, else
     ``original(source, ...)`` (cameras, streams, image sequences, files it cannot read)."""

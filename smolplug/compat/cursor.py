@@ -138,9 +138,8 @@ class FrameCursor:
         self._seq_next = 1 << 62  # never again: jumps and restarts go through the index
 
     def _indexed(self, i: int) -> Any:
-        ix = self.index
-        if i >= ix.n_frames:
-            return self._missing(f"frame {i} does not exist (the video has {ix.n_frames} frames)")
+        if i >= self.index.n_frames:
+            return self._missing(self._past_end(i))
         self._ensure_decoder()
         # the host's stride: the gap since the last frame asked for (before any, the frame's own
         # position + 1: a host that grabs n frames before its first retrieve)
@@ -172,12 +171,20 @@ class FrameCursor:
 
     def _restart(self, i: int, stride: int) -> None:
         """A new plan from frame ``i`` on, at the stride the host has been keeping."""
-        if self._gen is not None:
-            self._gen.close()  # type: ignore[attr-defined]
+        self._drop_plan()
         wanted = np.arange(i, self.index.n_frames, max(stride, 1), dtype=np.int64)
         self._plan, self._stride = set(wanted.tolist()), max(stride, 1)
         self._gen = self._ensure_decoder().frames(wanted)
+
+    def _drop_plan(self) -> None:
+        """Stop the current plan (its decoding run) and forget frames kept from it."""
+        if self._gen is not None:
+            self._gen.close()  # type: ignore[attr-defined]
+        self._gen, self._plan = None, set()
         self._ahead.clear()
+
+    def _past_end(self, i: int) -> str:
+        return f"frame {i} does not exist (the video has {self.index.n_frames} frames)"
 
     def _missing(self, message: str, status: Status = Status.MISSING) -> None:
         self.status, self.message = status, message
@@ -187,28 +194,20 @@ class FrameCursor:
         """Every frame of ``wanted`` (ascending, unique) as one plan: one seek per GOP, in whatever
         order the decoder gives them. The cursor's own plan is dropped (its next ``frame()`` starts
         a new one)."""
-        ix = self.index
         wanted = np.asarray(wanted, np.int64)
-        inside = wanted[(wanted >= 0) & (wanted < ix.n_frames)]
-        for i in wanted[(wanted < 0) | (wanted >= ix.n_frames)]:
-            yield Decoded(
-                int(i), None, Status.MISSING, f"frame {i} does not exist (the video has {ix.n_frames} frames)"
-            )
-        self._ensure_decoder()
-        if self._gen is not None:
-            self._gen.close()  # type: ignore[attr-defined]
-            self._gen, self._plan = None, set()
-        self._ahead.clear()
-        yield from self._decoder.frames(inside)
+        inside = (wanted >= 0) & (wanted < self.index.n_frames)
+        for i in wanted[~inside]:
+            yield Decoded(int(i), None, Status.MISSING, self._past_end(int(i)))
+        decoder = self._ensure_decoder()
+        self._drop_plan()
+        yield from decoder.frames(wanted[inside])
 
     @property
     def seeks(self) -> int:
         return self._decoder.seeks if self._decoder is not None else 0
 
     def close(self) -> None:
-        if self._gen is not None:
-            self._gen.close()  # type: ignore[attr-defined]
-            self._gen = None
+        self._drop_plan()
         if self._decoder is not None:
             self._decoder.close()
             self._decoder = None

@@ -191,12 +191,13 @@ class VideoDecoder:
         wanted = set(targets)
         last = targets[-1]
         per_packet = skip == "NONREF"  # skip non-reference frames except the targets themselves
-        target_pts = {int(ix.pts[i]) for i in targets} if per_packet else set()
+        wanted_pts = {int(ix.pts[i]) for i in targets}
+        target_pts = wanted_pts if per_packet else set()
         # where a packet's timestamp is its frame's (container timing), reading stops once every
         # target's packet is in the decoder and a flush brings them out: nothing after the last
         # target is demuxed or decoded (frame threads and B-frame reordering would otherwise
         # want several more packets before giving the last target out)
-        unsent = {int(ix.pts[i]) for i in targets} if by_pts and ix.timing == "container" else None
+        unsent = set(wanted_pts) if by_pts and ix.timing == "container" else None
         sent_all = False
         cc.skip_frame = "DEFAULT" if per_packet else skip
         run.anchored = seek_to == 0
