@@ -35,6 +35,7 @@ LAYERS = {
     "smolplug.execute": 4,
     "smolplug.plan": 4,
     "smolplug.compat": 4,  # drop-in readers over the video stage
+    "smolplug.explain": 4,  # incremental inference (occlusion, static cameras) over torch
     "smolplug.frames.plugin": 5,  # the default hook implementations
     "smolplug.execute.plugin": 5,
     "smolplug.plan.plugin": 5,
@@ -44,7 +45,7 @@ LAYERS = {
     "smolplug.bench": 7,
 }
 #: modules allowed past ~300 lines, each one unit that would not split as a pure move
-LONG_MODULES = {"video/decode.py": 420, "jpeg/decode.py": 340, "plan/calibrate.py": 320}
+LONG_MODULES = {"video/decode.py": 400, "jpeg/decode.py": 340, "plan/calibrate.py": 320}
 
 
 def layer(module: str) -> int:
@@ -165,6 +166,7 @@ def test_cli_commands_are_unchanged():
         "profile",
         "plan",
         "adapters",
+        "explain",
     ]
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import Status
 from ..frames.readers import ReaderStats
 from .container import open_video
+from .damage import DamageLog
 from .index import NONREF_B_CODECS, VideoIndex
 from .plan import Segment, plan
 from .scan import luma_crc, save_index
@@ -214,7 +215,7 @@ class VideoDecoder:
         sent_all = False
         cc.skip_frame = "DEFAULT" if per_packet else skip
         run.anchored = seek_to == 0
-        state = _Damage()
+        state = DamageLog()
         dec_of: dict[int, int] = {}  # packet pts -> decode index in this run
         came_out: set[int] = set()  # decode indices whose frame came out
         held: deque[_Held] = deque()
@@ -335,14 +336,14 @@ class VideoDecoder:
         return want < 0 or want == int(where)
 
     def _ends_damage(self, pos: int) -> str:
-        """How the keyframe at ``pos`` ends damage before it (see :meth:`_Damage.keyframe`)."""
+        """How the keyframe at ``pos`` ends damage before it (see :meth:`DamageLog.keyframe`)."""
         closed = self.index.closed
         if closed is None or closed[pos]:
             return "decoded"
         return "shown" if self.index.codec in NONREF_B_CODECS else ""
 
     def _unsettled(
-        self, held: deque[_Held], dec_of: dict[int, int], came_out: set[int], state: _Damage
+        self, held: deque[_Held], dec_of: dict[int, int], came_out: set[int], state: DamageLog
     ) -> bool:
         """Could a frame still inside the decoder (decoded before a held frame, shown after it:
         its reference) turn out damaged? Then the decoder is flushed to find out; otherwise the
@@ -361,7 +362,7 @@ class VideoDecoder:
         return False
 
     def _release(
-        self, held: deque[_Held], upto: int | None, state: _Damage, verify: bool, run: _Run
+        self, held: deque[_Held], upto: int | None, state: DamageLog, verify: bool, run: _Run
     ) -> Iterator[Decoded]:
         """Decide the status of held frames that are final: ``reorder + 1`` frames came out after
         them (``upto``), or the run is over (None)."""
@@ -382,41 +383,3 @@ class VideoDecoder:
                     held.clear()
                     return
             yield Decoded(h.pos, h.frame, Status.OK)
-
-
-class _Damage:
-    """Damage seen in one run, in decode order: errors and the clean closed keyframes after them."""
-
-    def __init__(self) -> None:
-        self.errors: list[tuple[int, str]] = []
-        self.keys: list[tuple[int, int, bool]] = []  #: (decode index, position, closed)
-
-    def error(self, dec: int, why: str, upto: int | None = None) -> None:
-        """Damage from packet ``dec`` on (it may be any packet in ``dec..upto``: none of those
-        keyframes is clean)."""
-        self.errors.append((dec, why))
-        if upto is not None:
-            self.keys = [k for k in self.keys if not dec <= k[0] <= upto]
-
-    def keyframe(self, dec: int, pos: int, ends: str) -> None:
-        """A keyframe packet ends earlier damage: for every frame decoded after it (``ends ==
-        "decoded"``, a closed GOP), or for those also shown at or after it (``"shown"``: an open
-        GOP of a codec whose B-frames are never references), or not at all (``""``)."""
-        if ends:
-            self.keys.append((dec, pos, ends == "decoded"))
-
-    def reason(self, dec: int | None, pos: int = -1) -> str:
-        """Why a frame shown at ``pos`` whose packet has decode index ``dec`` is damaged ("" when
-        it is not). Unknown ``dec``: damaged if anything went wrong in the run (conservative)."""
-        if not self.errors:
-            return ""
-        if dec is None:
-            return self.errors[-1][1]
-        bad = {e for e, _ in self.errors}
-        for e, why in sorted(self.errors, reverse=True):
-            if e > dec:
-                continue
-            if any(e < k <= dec and k not in bad and (closed or pos >= kp) for k, kp, closed in self.keys):
-                return ""  # a clean keyframe since: nothing before it is referenced
-            return why if e == dec else f"decoded from a damaged frame ({why})"
-        return ""
