@@ -1,5 +1,5 @@
 """Command line: ``smolplug demo``, ``bench jpeg``, ``renditions``, ``calibrate``, ``plan``,
-``profile``, ``adapters``, ``plugins``, ``info``."""
+``profile``, ``adapters``, ``plugins``, ``info``, ``explain``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from . import adapters, bench, calibrate, demo, plan, plugins, profile, renditions
+from . import adapters, bench, calibrate, demo, explain, plan, plugins, profile, renditions
 
 #: one module per command, in the order ``smolplug --help`` lists them; each registers its
 #: subparser(s) with ``add_parser(sub)``
-COMMANDS = (bench, renditions, plugins, demo, calibrate, profile, plan, adapters)
+COMMANDS = (bench, renditions, plugins, demo, calibrate, profile, plan, adapters, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,276 @@
+"""The traced executor: a model's every activation cached for a base input, then batches of
+changed inputs run through windows (each variant's changed window of each layer, computed from
+the cached input around it), as incremental view maintenance.
+
+A variant is described by its changed window of the input (a :class:`Win`: origin and data of
+one common size per batch). Each node of the ``torch.fx`` graph then yields one of
+
+- the base input's value (the node does not depend on the input: weights, constants);
+- a :class:`Win`: the node's output equals the base one outside the window, and the window's
+  data (computed exactly, or cut to ``tau`` of the layer when approximate) is held;
+- a whole tensor for the batch, after a node with no window rule (pasted into the base tensor
+  and run as is: always correct, no saving from there on; the node is listed in ``fallbacks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx
+
+from . import nodes
+from .windows import Axis, affected, common, gather, paste, reads, union
+
+STATIC = object()  # marker: the node's value is the base input's, for every variant
+
+
+@dataclass
+class Win:
+    """A batch of changed windows of one 4-D activation: ``data`` (B, C, h, w) at per-variant
+    origins ``y``, ``x`` (int64 arrays); elsewhere the activation equals the base one."""
+
+    data: torch.Tensor
+    y: np.ndarray
+    x: np.ndarray
+
+
+@dataclass
+class Counters:
+    """Work done so far: variants run, multiply-adds of convolutions and linear layers done and
+    what whole re-inference would have done, fallbacks (node name -> why)."""
+
+    variants: int = 0
+    batches: int = 0
+    macs_done: int = 0
+    macs_full: int = 0
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+
+class Incremental:
+    """``model`` traced and every node's output cached for ``base`` (1, C, H, W).
+
+    :meth:`run` takes a batch of changed input windows and returns the model's outputs for the
+    changed inputs. ``tau`` < 1 cuts each sliding-window layer's changed window to that fraction
+    of the layer (Krypton's projective-field threshold): faster, approximate. A model
+    ``torch.fx`` cannot trace is run whole on each changed input (``traced`` is False and
+    ``why_untraced`` says why)."""
+
+    def __init__(self, model: torch.nn.Module, base: torch.Tensor, tau: float = 1.0):
+        self.model, self.base, self.tau = model, base, float(tau)
+        self.counters = Counters()
+        self.why_untraced = ""
+        try:
+            self.gm: fx.GraphModule | None = fx.symbolic_trace(model)
+        except Exception as e:  # any Python the tracer cannot follow: whole re-inference
+            self.gm, self.why_untraced = None, f"{type(e).__name__}: {e}"
+        with torch.inference_mode():
+            if self.gm is None:
+                self.output = model(base)
+                self.macs_per_input = 0
+                return
+            self.modules = dict(self.gm.named_modules())
+            self._cache_base()
+
+    @property
+    def traced(self) -> bool:
+        return self.gm is not None
+
+    def _cache_base(self) -> None:
+        cache: dict[fx.Node, Any] = {}
+        self.cache, self.dynamic, self.rule = cache, set(), {}
+        self.padded: dict[fx.Node, torch.Tensor] = {}
+        self.macs_per_input = 0
+
+        def value(n: fx.Node) -> Any:
+            return cache[n]
+
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                cache[node] = self.base
+                self.dynamic.add(node)
+                continue
+            if node.op == "get_attr":
+                obj: Any = self.gm
+                for part in node.target.split("."):
+                    obj = getattr(obj, part)
+                cache[node] = obj
+                continue
+            args = fx.node.map_arg(node.args, value)
+            kwargs = fx.node.map_arg(node.kwargs, value)
+            if node.op == "output":
+                cache[node] = args[0]
+                self.output = args[0]
+                continue
+            cache[node] = out = nodes.apply(node, self.modules, args, kwargs)
+            if not any(n in self.dynamic for n in node.all_input_nodes):
+                continue
+            self.dynamic.add(node)
+            src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+            sl = nodes.sliding(node, self.modules, value)
+            others_static = all(n is src or n not in self.dynamic for n in node.all_input_nodes)
+            if sl is not None and src in self.dynamic and others_static and cache[src].dim() == 4:
+                self.rule[node] = ("sliding", sl)
+                ph, pw = sl.pad
+                self.padded[node] = F.pad(cache[src], (pw, pw, ph, ph), value=sl.fill)
+                self.macs_per_input += out.numel() * sl.macs_per_out
+                continue
+            self.macs_per_input += nodes.linear_macs(node, self.modules, out)
+            pad = nodes.constant_pad(node, self.modules)
+            if pad is not None and src in self.dynamic:
+                self.rule[node] = ("pad", pad)
+            elif nodes.pointwise(node, self.modules):
+                self.rule[node] = ("pointwise", nodes.inplace(node, self.modules))
+            elif nodes.binary(node) and all(isinstance(a, fx.Node) for a in node.args):
+                self.rule[node] = ("binary", None)
+            else:
+                self.rule[node] = ("other", None)
+
+    # -- running a batch -------------------------------------------------------------------
+
+    def run(self, win: Win) -> Any:
+        """The model's output (batch first) for each changed input in ``win``."""
+        B = win.data.shape[0]
+        self.counters.variants += B
+        self.counters.batches += 1
+        self.counters.macs_full += B * self.macs_per_input
+        with torch.inference_mode():
+            if self.gm is None:
+                return self.model(self.materialize(win, self.base))
+            return self._run(win, B)
+
+    def materialize(self, w: Win, base: torch.Tensor) -> torch.Tensor:
+        full = base.expand(w.data.shape[0], *base.shape[1:]).clone()
+        paste(full, w.data, w.y, w.x)
+        return full
+
+    def _run(self, win: Win, B: int) -> Any:
+        env: dict[fx.Node, Any] = {}
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                env[node] = win
+            elif node.op == "output":
+                return fx.node.map_arg(node.args[0], lambda n: self._whole(n, env[n]))
+            elif node not in self.dynamic:
+                env[node] = STATIC
+            else:
+                env[node] = self._node(node, env, B)
+        raise ValueError("graph without output")
+
+    def _whole(self, n: fx.Node, v: Any) -> Any:
+        if v is STATIC:
+            return self.cache[n]
+        if isinstance(v, Win):
+            return self.materialize(v, self.cache[n])
+        return v
+
+    def _node(self, node: fx.Node, env: dict, B: int) -> Any:
+        kind, arg = self.rule[node]
+        src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+        w = env.get(src)
+        if kind == "sliding" and isinstance(w, Win):
+            return self._sliding(node, arg, w)
+        if kind == "pad" and isinstance(w, Win):
+            left, _, top, _ = arg
+            return Win(w.data, w.y + top, w.x + left)
+        if kind == "pointwise" and isinstance(w, Win):
+            data = w.data.clone() if arg else w.data
+            return Win(nodes.apply(node, self.modules, (data, *node.args[1:]), dict(node.kwargs)), w.y, w.x)
+        if kind == "binary":
+            out = self._binary(node, env)
+            if out is not None:
+                return out
+        if node.op == "call_method" and node.target in ("size", "dim") and isinstance(w, Win):
+            shape = torch.Size((B, *self.cache[src].shape[1:]))
+            return (
+                len(shape) if node.target == "dim" else shape if len(node.args) == 1 else shape[node.args[1]]
+            )
+        if (
+            node.op == "call_function"
+            and node.target is getattr
+            and isinstance(w, Win)
+            and node.args[1] == "shape"
+        ):
+            return torch.Size((B, *self.cache[src].shape[1:]))
+        return self._fallback(node, env)
+
+    def _sliding(self, node: fx.Node, sl: nodes.Sliding, w: Win) -> Win:
+        c = self.counters
+        src_shape, out_shape = self.cache[node.args[0]].shape, self.cache[node].shape
+        _, _, h, wd = w.data.shape
+        if sl.kernel == (1, 1) and sl.stride == (1, 1) and sl.pad == (0, 0):
+            out = sl.run(w.data)
+            c.macs_done += out.numel() * sl.macs_per_out
+            return Win(out, w.y, w.x)
+        ay = Axis(sl.kernel[0], sl.stride[0], sl.pad[0], src_shape[2], out_shape[2])
+        ax = Axis(sl.kernel[1], sl.stride[1], sl.pad[1], src_shape[3], out_shape[3])
+        oy, oh = common(*affected(w.y, h, ay), out_shape[2], self.tau)
+        ox, ow = common(*affected(w.x, wd, ax), out_shape[3], self.tau)
+        ry, rh = reads(oy, oh, ay)
+        rx, rw = reads(ox, ow, ax)
+        region = gather(self.padded[node], ry, rx, rh, rw)
+        paste(region, w.data, w.y + sl.pad[0] - ry, w.x + sl.pad[1] - rx)
+        out = sl.run(region)
+        c.macs_done += out.numel() * sl.macs_per_out
+        return Win(out, oy, ox)
+
+    def _binary(self, node: fx.Node, env: dict) -> Any:
+        a, b = node.args
+        va, vb = env[a], env[b]
+        ca, cb = self.cache[a], self.cache[b]
+        if not (isinstance(ca, torch.Tensor) and isinstance(cb, torch.Tensor) and ca.dim() == 4):
+            return None
+        wins = [v for v in (va, vb) if isinstance(v, Win)]
+        if not wins or any(not (v is STATIC or isinstance(v, Win)) for v in (va, vb)):
+            return None
+        if ca.shape != cb.shape:
+            if isinstance(va, Win) and vb is STATIC and cb.dim() == 4 and cb.shape[2:] == (1, 1):
+                return Win(nodes.apply(node, self.modules, (va.data, cb), {}), va.y, va.x)
+            return None
+        H, W = ca.shape[2:]
+        if len(wins) == 2:
+            (ah, aw), (bh, bw) = va.data.shape[2:], vb.data.shape[2:]
+            y, h = union(va.y, ah, vb.y, bh, H)
+            x, wd = union(va.x, aw, vb.x, bw, W)
+        else:
+            y, x = wins[0].y, wins[0].x
+            h, wd = wins[0].data.shape[2:]
+
+        def region(v: Any, base: torch.Tensor) -> torch.Tensor:
+            if (
+                isinstance(v, Win)
+                and v.data.shape[2:] == (h, wd)
+                and np.array_equal(v.y, y)
+                and np.array_equal(v.x, x)
+            ):
+                return v.data
+            r = gather(base, y, x, h, wd)
+            if isinstance(v, Win):
+                r = r.contiguous()
+                paste(r, v.data, v.y - y, v.x - x)
+            return r
+
+        out = nodes.apply(node, self.modules, (region(va, ca), region(vb, cb)), {})
+        return Win(out, y, x)
+
+    def _fallback(self, node: fx.Node, env: dict) -> Any:
+        def whole(n: fx.Node) -> Any:
+            v = env[n]
+            if isinstance(v, Win) and node.name not in self.counters.fallbacks:
+                share = v.data.shape[2] * v.data.shape[3] / (self.cache[n].shape[2] * self.cache[n].shape[3])
+                what = node.target if node.op != "call_module" else type(self.modules[node.target]).__name__
+                self.counters.fallbacks[node.name] = f"{getattr(what, '__name__', what)} (window {share:.0%})"
+            return self._whole(n, v)
+
+        args = fx.node.map_arg(node.args, whole)
+        kwargs = fx.node.map_arg(node.kwargs, whole)
+        kind, sl = self.rule[node]
+        out = nodes.apply(node, self.modules, args, kwargs)
+        if kind == "sliding":
+            self.counters.macs_done += out.numel() * sl.macs_per_out
+        else:
+            self.counters.macs_done += nodes.linear_macs(node, self.modules, out)
+        return out
