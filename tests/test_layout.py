@@ -35,6 +35,7 @@ LAYERS = {
     "smolplug.execute": 4,
     "smolplug.plan": 4,
     "smolplug.compat": 4,  # drop-in readers over the video stage
+    "smolplug.ray": 4,  # Ray Data datasources over the readers (executors through api, at run time)
     "smolplug.explain": 4,  # incremental inference (occlusion, static cameras) over torch
     "smolplug.frames.plugin": 5,  # the default hook implementations
     "smolplug.execute.plugin": 5,
