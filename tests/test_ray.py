@@ -95,8 +95,10 @@ def test_pieces_group_gops_up_to_the_target_cost(corpus):
     everything = np.arange(index.n_frames)
     one = video_pieces("x", index, everything, target_cost=1e9, pixels=HD_PIXELS)
     assert len(one) == 1 and one[0].cost == index.n_frames == 48
-    two = video_pieces("x", index, everything, target_cost=20, pixels=HD_PIXELS)
+    two = video_pieces("x", index, everything, target_cost=24, pixels=HD_PIXELS)
     assert [len(p) for p in two] == [24, 24]  # GOPs are never cut
+    three = video_pieces("x", index, everything, target_cost=20, pixels=HD_PIXELS)
+    assert [len(p) for p in three] == [24, 12, 12]  # each about the target: 12-frame GOPs
     sparse = video_pieces("x", index, np.arange(0, 60, 30), target_cost=1, pixels=HD_PIXELS)
     assert [p.frames.tolist() for p in sparse] == [[0], [30]]
     assert [p.first for p in sparse] == [0, 24]  # frame 30 decodes from its GOP's keyframe

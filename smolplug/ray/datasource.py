@@ -36,9 +36,9 @@ try:  # Ray is optional: without it this module imports and read_frames says wha
 except ImportError:  # pragma: no cover - exercised where Ray is absent
     Datasource = object  # type: ignore[assignment,misc]
 
-#: a read task decodes at least this many 1080p-frame equivalents (Ray's per-task overhead is
-#: a few milliseconds; one 1080p H.264 frame costs ~10 ms on one core)
-MIN_TASK_COST = 64.0
+#: a read task decodes at least this many 1080p-frame equivalents (a task's overhead, Ray's and
+#: opening the file, is ~10-30 ms; one 1080p H.264 frame costs ~10 ms on one core)
+MIN_TASK_COST = 24.0
 #: JPEG files per read task, at least
 MIN_TASK_FILES = 64
 

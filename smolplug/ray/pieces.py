@@ -83,22 +83,28 @@ def video_pieces(
     pixels: int | None = None,
 ) -> list[Piece]:
     """Cut the requested ``frames`` (delivery order, repeats and out-of-range indices allowed)
-    of one video into pieces of about ``target_cost`` (1080p-frame equivalents; at least one
-    atom each). Every position lands in exactly one piece; out-of-range ones in the first."""
+    of one video into pieces of about ``target_cost`` each (1080p-frame equivalents; whole
+    atoms: a piece may be larger when one GOP is). Every position lands in exactly one piece;
+    out-of-range ones in the first."""
     frames = np.asarray(frames, np.int64).reshape(-1)
     n = index.n_frames
     scale = (pixels if pixels is not None else index.width * index.height) / HD_PIXELS
     valid = (frames >= 0) & (frames < n)
     wanted = np.unique(frames[valid])
     atoms = _atoms(index, wanted)
+    # piece k takes the atoms whose cost midpoint falls in [k, k + 1) x target: pieces of about
+    # the target each (never cut inside an atom), the last one included
     groups: list[list[_Atom]] = []
-    cost = 0.0
+    done = 0.0
+    slot = -1
     for a in atoms:
-        if not groups or cost >= target_cost:
+        cost = a.span * scale
+        k = int((done + cost / 2) // target_cost) if target_cost > 0 else len(groups)
+        if not groups or k > slot:
             groups.append([])
-            cost = 0.0
+            slot = k
         groups[-1].append(a)
-        cost += a.span * scale
+        done += cost
     pieces = []
     owner = np.full(n, -1, np.int64)  # piece of each wanted frame
     for k, g in enumerate(groups):
