@@ -74,9 +74,38 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
             " · ".join(marks),
         )
     console.print(table)
+    if args.ray_nodes:
+        _ray_table(console, args, plans, cores)
     if args.png:
         _write_png(console, lambda path: planning.write_png(rep, path, table.title or ""), args.png)
     return 0
+
+
+def _ray_table(console: Console, args: argparse.Namespace, plans: list, cores: int) -> None:
+    """Each plan as a Ray pipeline: read tasks vs inference actors on ``--ray-nodes`` nodes."""
+    from rich.table import Table
+
+    from ..plan.cluster import bytes_per_frame, ray_rows
+
+    cpn = args.ray_cores_per_node or cores
+    limits = {}
+    if args.ray_storage_mb_s:
+        limits = {
+            "storage_bytes_s": args.ray_storage_mb_s * 1e6,
+            "read_bytes_per_frame": bytes_per_frame(args.source),
+        }
+    t = Table(title=f"on Ray: {args.ray_nodes} node(s) x {cpn} cores (one-core decode tasks, model actors)")
+    for col in ("plan", "frames/s", "bottleneck", "decode tasks", "actors x threads"):
+        t.add_column(col)
+    for p, e in sorted(ray_rows(plans, args.ray_nodes, cpn, **limits), key=lambda pe: -pe[1].throughput):
+        t.add_row(
+            p.name,
+            f"{e.throughput:,.0f}",
+            e.bottleneck,
+            str(e.decode_tasks),
+            f"{e.actors} x {e.actor_threads}",
+        )
+    console.print(t)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -94,4 +123,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--cores", type=int, help="cores for the pipeline (default: all usable)")
     pl.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
     pl.add_argument("--png", help="write the accuracy-vs-throughput plot here")
+    pl.add_argument("--ray-nodes", type=int, help="also cost each plan on a Ray cluster of this many nodes")
+    pl.add_argument("--ray-cores-per-node", type=int, help="cores per Ray node (default: --cores)")
+    pl.add_argument("--ray-storage-mb-s", type=float, help="storage read bandwidth per Ray node, MB/s")
     pl.set_defaults(func=cmd_plan)
