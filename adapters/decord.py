@@ -4,13 +4,19 @@ lazy reader for every importer that looks it up after the adapter is enabled (wi
 
 Ray Data's ``read_videos``, EvaDB and many model scripts read through decord; with this adapter
 ``get_batch`` of every n-th frame decodes those frames (a seek per GOP, non-reference frames
-skipped), not every frame up to each. Returns what decord returns (see
-:mod:`smolplug.compat.decord`). Sources smolplug does not take stay with decord: file-like
-objects, non-video paths, a GPU ``ctx`` (decord decodes on the GPU there).
+skipped), not every frame up to each, and iterating decodes only the frames the consumer uses
+(Ray Data's ``read_videos(fps=...)`` keeps one in n). Returns what decord returns (see
+:mod:`smolplug.compat.decord`). File objects (Ray Data hands its readers Arrow streams) are
+copied into a temporary file. Sources smolplug does not take stay with decord: non-video paths, a
+GPU ``ctx`` (decord decodes on the GPU there), and files or streams smolplug cannot open (decord
+then answers, with its own error).
 """
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +27,8 @@ TARGET = "decord"
 
 def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> None:
     from ..compat.capture import is_video_file
-    from ..compat.decord import VideoReader
+    from ..compat.decord import VideoReader, is_file_object, spool
+    from ..errors import SmolplugError
 
     original = module.VideoReader
 
@@ -31,10 +38,25 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         original_reader = original
 
         def __new__(cls, uri: Any, ctx: Any = None, *args: Any, **kwargs: Any) -> Any:
+            host_args = ([ctx] if ctx is not None else []) + list(args)
             on_gpu = ctx is not None and "gpu" in str(ctx).lower()
-            if not is_video_file(uri) or on_gpu:
-                return original(uri, *([ctx] if ctx is not None else []), *args, **kwargs)
-            return super().__new__(cls)
+            stream = is_file_object(uri)
+            if on_gpu or not (stream or is_video_file(uri)):
+                return original(uri, *host_args, **kwargs)
+            source = spool(uri) if stream else uri
+            self = super().__new__(cls)
+            try:
+                VideoReader.__init__(self, source, ctx, *args, _spooled=stream, **kwargs)
+            except SmolplugError:  # not a video smolplug can open: decord's answer
+                if not stream:
+                    return original(uri, *host_args, **kwargs)
+                data = Path(source).read_bytes()
+                os.unlink(source)
+                return original(io.BytesIO(data), *host_args, **kwargs)
+            return self
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass  # initialised by __new__
 
     SmolplugVideoReader.__qualname__ = SmolplugVideoReader.__name__ = "VideoReader"
     patcher.setattr(module, "VideoReader", SmolplugVideoReader)

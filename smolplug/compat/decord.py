@@ -10,13 +10,23 @@ end), ``get_batch``, ``next``, ``seek``, ``seek_accurate``, ``skip_frames``, ``g
 ``asnumpy()``), resized by FFmpeg's swscale (bilinear) when ``width`` / ``height`` are given.
 Frames are decoded on the CPU whatever ``ctx`` says (``asnumpy()`` is then a no-op). A frame
 that cannot be decoded raises :class:`~smolplug.errors.MissingFrameError`, as decord raises.
+
+Two differences a decord user can rely on:
+- **Iterating is lazy.** ``for frame in reader`` gives each frame as a :class:`LazyFrame` that
+  decodes when it is used (``asnumpy()``, ``numpy.asarray``, any array attribute): a consumer that
+  keeps one frame in n (Ray Data's ``read_videos(fps=...)`` enumerates every frame and drops the
+  others) decodes only those, by the same sampled plan as ``get_batch``.
+- **File objects** (decord reads their bytes into memory) are copied, in chunks, into a temporary
+  file that lives as long as the reader, so the index and seeks work on them too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import av
@@ -25,6 +35,18 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import MissingFrameError
 from .cursor import FrameCursor
+
+
+def spool(fileobj: Any) -> str:
+    """Copy a file object's remaining bytes into a temporary file; its path."""
+    fd, path = tempfile.mkstemp(prefix="smolplug-decord-", suffix=".video")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(fileobj, out, 1 << 22)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 class NDArray(np.ndarray):
@@ -42,19 +64,81 @@ def gpu(dev_id: int = 0) -> tuple[str, int]:
     return ("gpu", dev_id)
 
 
+class LazyFrame:
+    """Frame ``index`` of a :class:`VideoReader`, decoded on first use (then kept)."""
+
+    __slots__ = ("_reader", "index", "_array")
+
+    def __init__(self, reader: VideoReader, index: int):
+        self._reader = reader
+        self.index = index
+        self._array: NDArray | None = None
+
+    def asnumpy(self) -> np.ndarray:
+        return self._get().asnumpy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self._get().asnumpy()
+        return a if dtype is None else a.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        w, h = self._reader._out_size()
+        return (h, w, 3)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the array's interface
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._get(), name)
+
+    def __repr__(self) -> str:
+        state = "decoded" if self._array is not None else "not decoded yet"
+        return f"<LazyFrame {self.index} of {self._reader._cursor.path.name}, {state}>"
+
+    def _get(self) -> NDArray:
+        if self._array is None:
+            self._array = self._reader._decode(self.index)
+        return self._array
+
+
+def is_file_object(uri: Any) -> bool:
+    return callable(getattr(uri, "read", None))
+
+
 class VideoReader:
-    """``decord.VideoReader(uri, ctx, width, height, num_threads, fault_tol)``."""
+    """``decord.VideoReader(uri, ctx, width, height, num_threads, fault_tol)``; ``uri`` is a path
+    or a readable file object."""
 
     def __init__(
         self,
-        uri: str | os.PathLike[str],
+        uri: str | os.PathLike[str] | Any,
         ctx: Any = None,
         width: int = -1,
         height: int = -1,
         num_threads: int = 0,
         fault_tol: int = -1,
+        *,
+        _spooled: bool = False,
     ):
-        self._cursor = FrameCursor(uri)
+        # a temporary copy this reader removes when closed (``_spooled``: made by the caller,
+        # who keeps it if the reader cannot open it)
+        self._spooled: str | None = None
+        self._cursor: FrameCursor | None = None
+        own = is_file_object(uri)
+        if own:
+            uri = spool(uri)
+        try:
+            self._cursor = FrameCursor(uri, cache=False if own or _spooled else None)
+        except BaseException:
+            if own:
+                os.unlink(uri)
+            raise
+        if own or _spooled:
+            self._spooled = str(uri)
         self._index = self._cursor.index  # decord knows its length at open
         self._stream = self._cursor.stream
         self._size = (int(width), int(height)) if width > 0 and height > 0 else None
@@ -70,11 +154,15 @@ class VideoReader:
         if isinstance(idx, slice):
             return self.get_batch(range(*idx.indices(len(self))))
         i = self._check(idx)
-        frame = self._cursor.frame(i)
-        if frame is None:
-            raise MissingFrameError(f"{self._cursor.path}: frame {i}: {self._cursor.message}")
+        out = self._decode(i)
         self._pos = i + 1
-        return self._rgb(frame).view(NDArray)
+        return out
+
+    def __iter__(self) -> Iterator[LazyFrame]:
+        """Every frame from the first, each decoded when used (see the module's docstring)."""
+        for i in range(len(self)):
+            self._pos = i + 1
+            yield LazyFrame(self, i)
 
     def next(self) -> NDArray:
         if self._pos >= len(self):
@@ -130,6 +218,12 @@ class VideoReader:
         return out[0] if scalar else out
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _decode(self, i: int) -> NDArray:
+        frame = self._cursor.frame(i)
+        if frame is None:
+            raise MissingFrameError(f"{self._cursor.path}: frame {i}: {self._cursor.message}")
+        return self._rgb(frame).view(NDArray)
+
     def _check(self, i: int) -> int:
         n = len(self)
         j = int(i) + n if int(i) < 0 else int(i)
@@ -156,7 +250,15 @@ class VideoReader:
         return self._cursor.stats.frames_decoded
 
     def close(self) -> None:
-        self._cursor.close()
+        if self._cursor is not None:
+            self._cursor.close()
+        self._remove_spool()
+
+    def _remove_spool(self) -> None:
+        if self._spooled is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._spooled)
+            self._spooled = None
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown
