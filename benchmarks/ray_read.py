@@ -11,6 +11,9 @@ low-resolution renditions prepare_video makes (built once, cached, not timed).
   (b) one 1080p file, every frame -> 224x224: read tasks per file, and frames/s with 1 and with 2
       concurrent read tasks (``concurrency``), at full resolution (scale_headroom=inf) and from
       the 360p rendition
+  (d) per-core costs for the scaling model (docs/ray.md): smolplug's read tasks run in this
+      process pinned to one core (FFmpeg then decodes on one thread), and decord decoding every
+      frame of the 1080p file, the same way
   (c) a two-node cluster (ray.cluster_utils.Cluster, one CPU each) gives the rows of one node:
       same (path, position, frame index, status) and the same pixels (CRC of each tensor)
 
@@ -139,6 +142,106 @@ def signature(ds) -> dict:
     return out
 
 
+def per_core_costs(hd: Path) -> dict:
+    """Milliseconds of one core per delivered frame: smolplug's read tasks run here, pinned, and
+    decord's sequential decode of every frame (what read_videos does per frame)."""
+    import decord
+
+    from smolplug.bench.jpeg_peers import pinned_to_one_core
+    from smolplug.ray import frames_datasource
+
+    out = {}
+    cases = {
+        "smolplug every 30th, rendition": (FrameSelection.every(STRIDE), 1.0),
+        "smolplug every 30th, 1080p source": (FrameSelection.every(STRIDE), float("inf")),
+        "smolplug every frame, rendition": (FrameSelection.all(), 1.0),
+        "smolplug every frame, 1080p source": (FrameSelection.all(), float("inf")),
+    }
+    for label, (sel, headroom) in cases.items():
+        src = frames_datasource([str(hd)], sel, FrameSpec.imagenet(), scale_headroom=headroom)
+        tasks = src.get_read_tasks(1)
+        with pinned_to_one_core():
+            t = time.perf_counter()
+            n = sum(block.num_rows for task in tasks for block in task())
+            out[label] = round((time.perf_counter() - t) / n * 1e3, 3)
+    with pinned_to_one_core():
+        t = time.perf_counter()
+        vr = decord.VideoReader(str(hd))
+        n = 0
+        for _ in range(len(vr)):
+            vr.next().asnumpy()
+            n += 1
+        out["decord every frame, 1080p source"] = round((time.perf_counter() - t) / n * 1e3, 3)
+    out["bytes_per_frame"] = round(hd.stat().st_size / n)
+    return out
+
+
+# -- the scaling model (docs/ray.md): 1,000 hours of 1080p H.264 on 10 / 100 nodes ---------------
+HOURS, FPS, BITRATE = 1000, 30, 4e6  #: the query's footage: 1080p30 H.264 at 4 Mbit/s
+GOP_FRAMES = 60  #: an IDR frame every 2 s, as cameras record
+CORES_PER_NODE = 16
+DNN_FPS_PER_CORE = 89.0  #: EfficientNet-Lite0 at 224, onnxruntime, one thread (docs/pipeline.md)
+STORAGE_BYTES_S = 1.25e9  #: per node: 10 Gbit/s to shared storage
+OBJECT_STORE_BYTES_S = 1.25e9  #: per node: frames cross nodes over the same 10 Gbit/s
+FRAME_BYTES = 3 * 224 * 224 * 4  #: one float32 224x224 tensor
+
+
+def scaling_model(per_core_ms: dict) -> dict:
+    """Wall time of 'every 30th frame -> 224x224 -> model' over ``HOURS`` of footage, from the
+    measured per-core costs: decode tasks and model actors split each cluster's cores."""
+    from smolplug.plan.cluster import scale_out
+    from smolplug.plan.costmodel import Stage
+
+    frames = HOURS * 3600 * FPS
+    delivered = frames / STRIDE
+    # decoded frames per delivered one: a target at offset o of its GOP decodes o + 1 frames
+    # (sparse plans skip non-reference frames; an IP-only camera stream has none to skip)
+    offsets = np.arange(0, GOP_FRAMES, STRIDE)
+    span = float(np.mean(offsets + 1))
+    full_ms = per_core_ms["smolplug every frame, 1080p source"]
+    rend_ms = per_core_ms["smolplug every frame, rendition"]
+    decord_ms = per_core_ms["decord every frame, 1080p source"]
+    read_bytes = BITRATE / 8 / FPS  # every GOP holds a target: every byte is read
+    cases = {
+        "smolplug, 1080p source": (1e3 / (span * full_ms), read_bytes * STRIDE),
+        "smolplug, 360p renditions": (1e3 / (span * rend_ms), read_bytes * STRIDE * (360 / 1080) ** 2),
+        "read_videos (decord, every frame)": (1e3 / (STRIDE * decord_ms), read_bytes * STRIDE),
+    }
+    dnn = Stage("dnn", {1: DNN_FPS_PER_CORE})
+    out: dict = {
+        "frames": frames,
+        "delivered": delivered,
+        "decoded_per_delivered": span,
+        "terabytes": HOURS * 3600 * BITRATE / 8 / 1e12,
+    }
+    for label, (decode_fps, bytes_per_delivered) in cases.items():
+        rows = scale_out(
+            Stage("decode", {1: decode_fps}),
+            dnn,
+            [1, 10, 100],
+            CORES_PER_NODE,
+            delivered,
+            read_bytes_per_frame=bytes_per_delivered,
+            storage_bytes_s=STORAGE_BYTES_S,
+            frame_bytes=FRAME_BYTES,
+            object_store_bytes_s=OBJECT_STORE_BYTES_S,
+        )
+        out[label] = {
+            "decode_fps_per_core": round(decode_fps, 1),
+            **{
+                f"{n} nodes": {
+                    "hours": round(h, 3),
+                    "frames_s": round(e.throughput),
+                    "bottleneck": e.bottleneck,
+                    "decode_tasks": e.decode_tasks,
+                    "actors": e.actors,
+                }
+                for n, e, h in rows
+            },
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=2, help="copies of each input (default 2)")
@@ -146,7 +249,12 @@ def main() -> int:
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray node")
     ap.add_argument("--skip-two-node", action="store_true")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--model-from", help="print the scaling model from an earlier --json and stop")
     args = ap.parse_args()
+    if args.model_from:
+        model = scaling_model(json.loads(Path(args.model_from).read_text())["per_core_ms"])
+        print(json.dumps(model, indent=1))
+        return 0
 
     import ray
 
@@ -188,6 +296,11 @@ def main() -> int:
         b[label] = r
     results["one_file_every_frame"] = b
     print(json.dumps({"one_file_every_frame": b}, indent=1), flush=True)
+
+    results["per_core_ms"] = per_core_costs(hd)
+    print(json.dumps({"per_core_ms": results["per_core_ms"]}, indent=1), flush=True)
+    results["scaling_model"] = scaling_model(results["per_core_ms"])
+    print(json.dumps({"scaling_model": results["scaling_model"]}, indent=1), flush=True)
 
     # (c) one node vs two nodes: the same rows
     if not args.skip_two_node:

@@ -63,6 +63,7 @@ def ray_pipeline(
     storage_bytes_s: float | None = None,
     frame_bytes: float = 0.0,
     object_store_bytes_s: float | None = None,
+    accelerators_per_node: int = 1,
 ) -> RayEstimate:
     """Best frames/s of decode tasks + inference actors on ``nodes`` x ``cores_per_node`` cores.
 
@@ -72,6 +73,7 @@ def ray_pipeline(
     :param task_overhead_s: fixed seconds per read task (scheduling, opening the file, seeking).
     :param frames_per_task: frames one read task delivers.
     :param storage_bytes_s, object_store_bytes_s: per node; None: not a limit.
+    :param accelerators_per_node: actors of a fixed-rate (accelerator) model: one per accelerator.
     """
     if nodes < 1 or cores_per_node < 1:
         raise PlanError(f"a cluster needs nodes >= 1 and cores >= 1, got {nodes} x {cores_per_node}")
@@ -88,8 +90,9 @@ def ray_pipeline(
         raise PlanError(f"no measured model rate fits a node of {cores_per_node} cores")
     best: RayEstimate | None = None
     for t in sizes:
-        most = nodes * (cores_per_node // t) if t else total  # accelerator actors: one per task slot
-        for a in range(1, most + 1):
+        # an accelerator actor holds no cores: one per accelerator
+        first, most = (1, nodes * (cores_per_node // t)) if t else (nodes * accelerators_per_node,) * 2
+        for a in range(first, most + 1):
             d = total - a * t if t else total
             if d < 1:
                 break
