@@ -8,13 +8,25 @@ geometry and ROI are in display coordinates.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .. import _binding as native
 
 _OK = {"status": 0, "message": ""}
+#: one swscale context per thread, reused while the frame size and formats stay the same
+#: (``VideoFrame.to_ndarray(format=...)`` builds a new one per frame: ~8x the conversion time)
+_local = threading.local()
+
+
+def reformatter() -> VideoReformatter:
+    r = getattr(_local, "reformatter", None)
+    if r is None:
+        r = _local.reformatter = VideoReformatter()
+    return r
 
 
 def is_plain_rgb(cspec: Any, width: int, height: int) -> bool:
@@ -57,13 +69,17 @@ def convert(frame: Any, cspec: Any, out: np.ndarray, orientation: int = 1) -> di
     w, h = (frame.height, frame.width) if orientation >= 5 else (frame.width, frame.height)
     if is_plain_rgb(cspec, w, h):
         fmt = "rgb24" if cspec.colorspace == native.lib.SP_COLOR_RGB else "bgr24"
-        rgb = frame.to_ndarray(format=fmt, src_colorspace=frame.colorspace, src_color_range=frame.color_range)
+        rgb = (
+            reformatter()
+            .reformat(frame, format=fmt, src_colorspace=frame.colorspace, src_color_range=frame.color_range)
+            .to_ndarray()
+        )
         out[...] = orient(rgb, orientation)
         return _OK
     name = frame.format.name
     entry = native.PIX_FORMATS.get(name)
     if entry is None:
-        frame = frame.reformat(format="rgb24")
+        frame = reformatter().reformat(frame, format="rgb24")
         entry = native.PIX_FORMATS["rgb24"]
     fmt, full = entry
     full = full or frame.color_range == native.AVCOL_RANGE_JPEG

@@ -82,6 +82,7 @@ def _encode(
     every ``max_gop`` frames when given)."""
     import av
     from av.video.frame import PictureType
+    from av.video.reformatter import VideoReformatter
 
     from .container import av_error, decoded_frames, open_video
 
@@ -94,7 +95,7 @@ def _encode(
     if max_gop is not None:
         keyint = min(keyint, max(int(max_gop), 1))
     out_pts, out_tb = _output_pts(index)
-    outs, streams = [], []
+    outs, streams, scalers = [], [], []
     done = 0
     try:
         with open_video(src) as container:
@@ -122,8 +123,9 @@ def _encode(
                             st.set_display_matrix(matrix.tolist())
                         outs.append(oc)
                         streams.append(st)
-                for (_, w, h), oc, st in zip(targets, outs, streams, strict=True):
-                    scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+                        scalers.append(VideoReformatter())  # its swscale context, kept
+                for (_, w, h), oc, st, sc in zip(targets, outs, streams, scalers, strict=True):
+                    scaled = sc.reformat(frame, width=w, height=h, format="yuv420p", interpolation="AREA")
                     scaled.pts, scaled.time_base = int(out_pts[done]), out_tb
                     scaled.pict_type = PictureType.I if done in anchors else PictureType.NONE
                     for p in st.encode(scaled):
