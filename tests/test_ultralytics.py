@@ -78,3 +78,21 @@ def test_predictions_are_unchanged(corpus, adapter):
     for a, b in zip(off, on, strict=True):
         assert np.array_equal(a.orig_img, b.orig_img)
         assert torch.equal(a.boxes.data, b.boxes.data)
+
+
+def test_example_runs_and_boxes_agree(corpus, tmp_path):
+    """examples/ultralytics_stride.py, as a user runs it, on a corpus clip."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "ultralytics_stride.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(corpus["h264-bpyramid.mp4"]), "12"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "boxes identical: True" in proc.stdout
