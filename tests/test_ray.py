@@ -32,10 +32,13 @@ SELECTIONS = {
 
 # -- reference: the single-process reader ---------------------------------------------------------
 def single_process(path: Path, selection: FrameSelection, spec: FrameSpec = SPEC) -> dict[int, tuple]:
-    """position -> (frame index, pixels, status name, message) from ``open_frames``."""
+    """position -> (frame index, pixels, status name, message) from ``open_frames``, decoding on
+    one core as a read task does (FFmpeg's frame threads report damage at other packets)."""
+    from smolplug.ray.cores import one_core
+
     out = {}
     req = FrameRequest(spec, frames=selection, on_error="skip", batch_size=16)
-    with smolplug.open_frames(str(path), req) as reader:
+    with one_core(), smolplug.open_frames(str(path), req) as reader:
         pos = 0
         for b in reader:
             for j in range(len(b)):
@@ -102,6 +105,33 @@ def test_pieces_group_gops_up_to_the_target_cost(corpus):
     sparse = video_pieces("x", index, np.arange(0, 60, 30), target_cost=1, pixels=HD_PIXELS)
     assert [p.frames.tolist() for p in sparse] == [[0], [30]]
     assert [p.first for p in sparse] == [0, 24]  # frame 30 decodes from its GOP's keyframe
+
+
+def test_read_tasks_take_one_core_each():
+    from smolplug.ray.cores import one_core
+
+    cores = os.sched_getaffinity(0)
+    with one_core() as first:
+        assert os.sched_getaffinity(0) == {first}
+        if len(cores) > 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")  # another process claims another core
+            with ctx.Pool(1, initializer=os.sched_setaffinity, initargs=(0, cores)) as pool:
+                other = pool.apply(_claim)
+            assert other is not None and other != first
+        with one_core() as again:  # nothing free within this thread's one core
+            assert again is None
+    assert os.sched_getaffinity(0) == cores
+    with one_core(enabled=False) as none:
+        assert none is None
+
+
+def _claim():
+    from smolplug.ray.cores import one_core
+
+    with one_core() as core:
+        return core
 
 
 def test_imports_without_ray_say_what_to_install(monkeypatch):

@@ -54,6 +54,7 @@ class ReadOptions:
     autorotate: bool = True
     threads: int = 1
     cache: str | None = None
+    one_core: bool = True  #: each read task decodes on one core of its node (smolplug.ray.cores)
 
     def request(self, frames: Sequence[int]) -> FrameRequest:
         return FrameRequest(
@@ -128,9 +129,13 @@ def read_video_piece(piece: Piece, index: Any, opts: ReadOptions) -> Iterator[An
         )
         return
     from ..video.reader import VideoReader
+    from .cores import one_core
 
     cache: Any = opts.cache if opts.cache is not None else None
-    with VideoReader(piece.path, opts.request(piece.frames.tolist()), index=index, cache=cache) as reader:
+    with (
+        one_core(opts.one_core),
+        VideoReader(piece.path, opts.request(piece.frames.tolist()), index=index, cache=cache) as reader,
+    ):
         done = 0
         for b in reader:
             k = len(b)

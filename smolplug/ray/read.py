@@ -64,6 +64,7 @@ def read_frames(
     scale_headroom: float = 1.0,
     autorotate: bool = True,
     threads: int = 1,
+    one_core: bool = True,
     cache: str | os.PathLike[str] | None = None,
     min_task_cost: float = MIN_TASK_COST,
     override_num_blocks: int | None = None,
@@ -79,6 +80,8 @@ def read_frames(
     :param spec: output geometry and encoding (default :meth:`FrameSpec.imagenet`).
     :param scale_headroom: as :class:`~smolplug.FrameRequest` (``inf``: full-resolution decode).
     :param threads: native conversion threads per read task.
+    :param one_core: each read task decodes on one core of its node, as a one-CPU Ray task
+        (:mod:`smolplug.ray.cores`; False: FFmpeg's frame threads use every core).
     :param cache: the keyframe-index cache directory (default: each node's ``cache_dir()``).
     :param min_task_cost: a read task decodes at least this many 1080p-frame equivalents.
     :param override_num_blocks: read tasks wanted (Ray's default otherwise); pieces never cut
@@ -103,6 +106,7 @@ def read_frames(
         scale_headroom=scale_headroom,
         autorotate=autorotate,
         threads=threads,
+        one_core=one_core,
         cache=cache,
         min_task_cost=min_task_cost,
     )
@@ -119,6 +123,7 @@ def frames_datasource(
     scale_headroom: float = 1.0,
     autorotate: bool = True,
     threads: int = 1,
+    one_core: bool = True,
     cache: str | os.PathLike[str] | None = None,
     min_task_cost: float = MIN_TASK_COST,
 ) -> VideoFramesDatasource:
@@ -134,6 +139,7 @@ def frames_datasource(
         scale_headroom=scale_headroom,
         autorotate=autorotate,
         threads=threads,
+        one_core=one_core,
         cache=None if cache is None else os.fspath(cache),
     )
     files = expand(paths, VIDEO_SUFFIXES)
