@@ -14,6 +14,7 @@ one common size per batch). Each node of the ``torch.fx`` graph then yields one 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from . import nodes
-from .windows import Axis, affected, common, gather, paste, reads, union
+from .windows import Axis, affected, common, gather, hwc, paste, reads, union
 
 STATIC = object()  # marker: the node's value is the base input's, for every variant
 
@@ -82,7 +83,8 @@ class Incremental:
     def _cache_base(self) -> None:
         cache: dict[fx.Node, Any] = {}
         self.cache, self.dynamic, self.rule = cache, set(), {}
-        self.padded: dict[fx.Node, torch.Tensor] = {}
+        self.padded: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) inputs of sliding layers, padded
+        self.hwc: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) operands of binary operations
         self.macs_per_input = 0
 
         def value(n: fx.Node) -> Any:
@@ -113,9 +115,12 @@ class Incremental:
             sl = nodes.sliding(node, self.modules, value)
             others_static = all(n is src or n not in self.dynamic for n in node.all_input_nodes)
             if sl is not None and src in self.dynamic and others_static and cache[src].dim() == 4:
+                if sl.weight is not None:
+                    cl = sl.weight.detach().contiguous(memory_format=torch.channels_last)
+                    sl = dataclasses.replace(sl, weight=cl)
                 self.rule[node] = ("sliding", sl)
                 ph, pw = sl.pad
-                self.padded[node] = F.pad(cache[src], (pw, pw, ph, ph), value=sl.fill)
+                self.padded[node] = hwc(F.pad(cache[src], (pw, pw, ph, ph), value=sl.fill))
                 self.macs_per_input += out.numel() * sl.macs_per_out
                 continue
             self.macs_per_input += nodes.linear_macs(node, self.modules, out)
@@ -128,6 +133,20 @@ class Incremental:
                 self.rule[node] = ("binary", None)
             else:
                 self.rule[node] = ("other", None)
+        self._fold_batchnorms()
+
+    def _fold_batchnorms(self) -> None:
+        """A convolution whose only user is an eval-mode batch norm runs with the norm folded
+        in; its windows then hold the norm's output (and its cached value is the norm's)."""
+        for node, (kind, sl) in list(self.rule.items()):
+            users = list(node.users)
+            if kind != "sliding" or sl.kind != "conv" or len(users) != 1 or users[0] not in self.rule:
+                continue
+            bn = nodes.eval_batchnorm(users[0], self.modules)
+            if bn is not None and users[0].args[0] is node:
+                self.rule[node] = ("sliding", nodes.fold_batchnorm(sl, bn))
+                self.rule[users[0]] = ("folded", self.rule[users[0]])
+                self.cache[node] = self.cache[users[0]]
 
     # -- running a batch -------------------------------------------------------------------
 
@@ -173,6 +192,10 @@ class Incremental:
         w = env.get(src)
         if kind == "sliding" and isinstance(w, Win):
             return self._sliding(node, arg, w)
+        if kind == "folded":
+            if isinstance(w, Win):
+                return w
+            kind, arg = arg  # the convolution ran whole, unfolded: run the norm
         if kind == "pad" and isinstance(w, Win):
             left, _, top, _ = arg
             return Win(w.data, w.y + top, w.x + left)
@@ -239,7 +262,7 @@ class Incremental:
             y, x = wins[0].y, wins[0].x
             h, wd = wins[0].data.shape[2:]
 
-        def region(v: Any, base: torch.Tensor) -> torch.Tensor:
+        def region(v: Any, n: fx.Node) -> torch.Tensor:
             if (
                 isinstance(v, Win)
                 and v.data.shape[2:] == (h, wd)
@@ -247,13 +270,14 @@ class Incremental:
                 and np.array_equal(v.x, x)
             ):
                 return v.data
-            r = gather(base, y, x, h, wd)
+            if n not in self.hwc:
+                self.hwc[n] = hwc(self.cache[n])
+            r = gather(self.hwc[n], y, x, h, wd)
             if isinstance(v, Win):
-                r = r.contiguous()
                 paste(r, v.data, v.y - y, v.x - x)
             return r
 
-        out = nodes.apply(node, self.modules, (region(va, ca), region(vb, cb)), {})
+        out = nodes.apply(node, self.modules, (region(va, a), region(vb, b)), {})
         return Win(out, y, x)
 
     def _fallback(self, node: fx.Node, env: dict) -> Any:

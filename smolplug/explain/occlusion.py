@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .incremental import Incremental, Win
-from .windows import gather
+from .windows import gather, hwc
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Occluder:
         self, model: torch.nn.Module, image: torch.Tensor, patch, stride, baseline, tau: float = 1.0
     ):
         self.image = image
+        self.image_hwc = hwc(image)
         H, W = image.shape[2:]
         self.patch = (min(patch[0], H), min(patch[1], W))
         self.stride = stride
@@ -63,7 +64,7 @@ class Occluder:
         H, W = self.image.shape[2:]
         top, left = positions[:, 0] * sy, positions[:, 1] * sx
         y, x = np.minimum(top, H - ph).astype(np.int64), np.minimum(left, W - pw).astype(np.int64)
-        data = gather(self.image, y, x, ph, pw).contiguous()
+        data = gather(self.image_hwc, y, x, ph, pw)
         for b in range(len(positions)):
             t, lft = int(top[b]), int(left[b])
             r0, c0 = t - int(y[b]), lft - int(x[b])

@@ -1,0 +1,332 @@
+"""Incremental occlusion (smolplug.explain) against Captum's Occlusion and plain re-inference,
+on one thread, peers in one process.
+
+224x224 input, 16x16 patch, stride 4 (a 53x53 grid, 2809 positions), baseline 0.
+
+A. Exact. EfficientNet-Lite0 (real ImageNet weights, smolplug.zoo) and ResNet-18 (architecture
+   defined here, seeded random weights: the speed does not depend on the weights): Captum's
+   ``Occlusion.attribute`` over the whole grid (its default, one occluded image per forward)
+   against ``smolplug.explain.occlusion`` over the whole grid; both attributions compared.
+   VGG-16 (defined here, seeded random weights; one forward costs ~15 GFLOPs, so a whole grid
+   of re-inference would take an hour): batch-1 re-inference on a sample of positions against
+   the incremental run on every 8th grid row, both per position. Beside them: re-inference of
+   sampled positions through torch at batch 1 and through smolplug's onnxruntime executor at
+   batch 1 and 16 (per-position time x 2809; marked "extrapolated").
+B. Approximate, EfficientNet-Lite0 on the 20 ``jpeg/imagenet`` photos: exact heatmaps, a
+   quality-vs-tau table (projective-field threshold with adaptive drill-down) measured on the
+   first ``--calibrate`` photos, tau chosen from it for median SSIM >= 0.95 and minimum >= 0.90,
+   then SSIM / Spearman of that setting against the exact heatmaps on all 20 photos and its speed
+   against Captum (the Captum time of part A: it does not depend on the image).
+
+    .venv/bin/python benchmarks/explain.py [--quick] [--part A|B] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import smolplug  # noqa: E402
+from smolplug.explain import occlusion  # noqa: E402
+from smolplug.explain.occlusion import grid  # noqa: E402
+from smolplug.explain.quality import choose_tau, spearman, ssim, tau_table  # noqa: E402
+
+DATA = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+P, S = 16, 4
+
+
+# -- peer models (no torchvision: architectures written out, seeded weights) -------------------
+
+
+class Basic(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + (x if self.down is None else self.down(x)))
+
+
+def resnet18() -> nn.Module:
+    torch.manual_seed(18)
+    layers, cin = [], 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Basic(cin, cout, stride), Basic(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+        *layers,
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(512, 1000),
+    ).eval()
+
+
+def vgg16() -> nn.Module:
+    torch.manual_seed(16)
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            cin = int(v)
+    head = [nn.Flatten(), nn.Linear(512 * 49, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 4096)]
+    return nn.Sequential(
+        *layers, nn.AdaptiveAvgPool2d(7), *head, nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 1000)
+    ).eval()
+
+
+def photos(lite: bool) -> tuple[list[Path], torch.Tensor]:
+    files = sorted((DATA / "jpeg" / "imagenet").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no ImageNet photos in {DATA / 'jpeg' / 'imagenet'} (set SMOLPLUG_SHARED_DATA)")
+    norm = {"mean": (127.0,) * 3, "std": (128.0,) * 3, "value_scale": 1.0} if lite else {}
+    spec = smolplug.FrameSpec.imagenet(224, 256, **norm)
+    return files, torch.from_numpy(smolplug.decode_jpeg_batch([f.read_bytes() for f in files], spec).data)
+
+
+# -- peers ---------------------------------------------------------------------------------
+
+
+def occluded_batch(x: torch.Tensor, pos: np.ndarray) -> torch.Tensor:
+    out = x.repeat(len(pos), 1, 1, 1)
+    for b, (i, j) in enumerate(pos):
+        out[b, :, i * S : i * S + P, j * S : j * S + P] = 0.0
+    return out
+
+
+def per_position(run, x: torch.Tensor, pos: np.ndarray, batch: int) -> float:
+    """Seconds per position of re-running ``run`` on occluded copies, ``batch`` at a time."""
+    run(occluded_batch(x, pos[:batch]))  # warm-up
+    t0 = time.perf_counter()
+    for k in range(0, len(pos), batch):
+        run(occluded_batch(x, pos[k : k + batch]))
+    return (time.perf_counter() - t0) / len(pos)
+
+
+def captum_seconds(model, x: torch.Tensor, target: int) -> tuple[float, torch.Tensor]:
+    from captum.attr import Occlusion
+
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        a = Occlusion(model).attribute(x, (3, P, P), (3, S, S), baselines=0.0, target=target)
+    return time.perf_counter() - t0, a
+
+
+def sample_positions(n: int, seed: int = 0) -> np.ndarray:
+    ny, nx = grid((224, 224), (P, P), (S, S))
+    rng = np.random.default_rng(seed)
+    k = rng.choice(ny * nx, n, replace=False)
+    return np.stack([k // nx, k % nx], 1)
+
+
+def part_a(console, args) -> dict:
+    from rich.table import Table
+
+    from smolplug.execute.onnx import ONNXRuntimeExecutor
+    from smolplug.plan.zoo import efficientnet_lite0
+
+    table = Table(title=f"A. exact occlusion, 224x224, patch {P}, stride {S}, 1 thread (seconds per image)")
+    for col in ("model", "positions", "peer", "seconds", "incremental", "speedup", "MACs saved", "check"):
+        table.add_column(col)
+    found: dict = {}
+    ny, nx = grid((224, 224), (P, P), (S, S))
+    for name in ("efficientnet_lite0", "resnet18", "vgg16"):
+        model = {"efficientnet_lite0": efficientnet_lite0, "resnet18": resnet18, "vgg16": vgg16}[name]()
+        _, xs = photos(lite=name == "efficientnet_lite0")
+        x = xs[:1]
+        with torch.no_grad():
+            target = int(model(x).argmax())
+        sample = sample_positions(16 if name == "vgg16" else 48)
+        whole = name != "vgg16" and not args.quick
+        rows: list[tuple] = []
+        inc_runs, cap_runs = [], []
+        for _ in range(args.repeats if not whole else 1):
+            if whole:
+                t, ref = captum_seconds(model, x, target)
+                cap_runs.append(t)
+            r = occlusion(model, x, P, S, 0.0, target)
+            inc_runs.append(r.stats["seconds"]["total"])
+        if name == "vgg16" or args.quick:  # incremental on every 8th grid row, per position
+            rows_sel = np.stack(np.meshgrid(np.arange(0, ny, 8), np.arange(nx), indexing="ij"), -1).reshape(
+                -1, 2
+            )
+            from smolplug.explain.occlusion import Occluder
+
+            inc_pp = []
+            for _ in range(args.repeats):
+                occ = Occluder(model, x, (P, P), (S, S), 0.0)
+                t0 = time.perf_counter()
+                occ.scores(rows_sel, 32)
+                inc_pp.append((time.perf_counter() - t0) / len(rows_sel))
+            inc = statistics.median(inc_pp) * ny * nx
+            inc_note = f"{statistics.median(inc_pp) * 1e3:.1f} ms/pos x {ny * nx} (every 8th row)"
+        else:
+            inc = statistics.median(inc_runs)
+            inc_note = f"{inc:.1f}"
+        saved = f"{r.stats['flops_saved']:.0%}"
+        if cap_runs:
+            diff = float((r.attribution - ref).abs().max())
+            cap = statistics.median(cap_runs)
+            rows.append(("Captum Occlusion", f"{cap:.1f}", cap / inc, f"attribution max diff {diff:.1e}"))
+            found[name] = {"captum": cap, "incremental": inc, "attr_diff": diff}
+        with torch.no_grad():
+            b1 = statistics.median(per_position(model, x, sample, 1) for _ in range(args.repeats))
+        rows.append(
+            ("torch batch-1 re-inference", f"{b1 * ny * nx:.1f} (extrapolated)", b1 * ny * nx / inc, "")
+        )
+        found.setdefault(name, {})["batch1"] = b1 * ny * nx
+        found[name]["incremental"] = inc
+        if name != "vgg16":
+            ort = ONNXRuntimeExecutor(model, threads=1)
+            for batch in (1, 16):
+                o = statistics.median(
+                    per_position(lambda t, e=ort: e.run(t.numpy()), x, sample, batch)
+                    for _ in range(args.repeats)
+                )
+                rows.append(
+                    (
+                        f"onnxruntime (smolplug) batch {batch}",
+                        f"{o * ny * nx:.1f} (extrapolated)",
+                        o * ny * nx / inc,
+                        "",
+                    )
+                )
+                found[name][f"ort{batch}"] = o * ny * nx
+        for peer, secs, ratio, check in rows:
+            table.add_row(name, f"{ny}x{nx}", peer, secs, inc_note, f"{ratio:.2f}x", saved, check)
+    console.print(table)
+    return found
+
+
+def part_b(console, args, captum_lite: float | None) -> None:
+    from rich.table import Table
+
+    from smolplug.plan.zoo import efficientnet_lite0
+
+    model = efficientnet_lite0()
+    files, xs = photos(lite=True)
+    n = 4 if args.quick else len(files)
+    images = [xs[i : i + 1] for i in range(n)]
+    t0 = time.perf_counter()
+    exact = [occlusion(model, im, P, S).heatmap for im in images]
+    exact_s = (time.perf_counter() - t0) / n
+    console.print(f"B. exact heatmaps of {n} photos: {exact_s:.1f} s per photo")
+    cal = images[: args.calibrate]
+    taus = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+    rows = []
+    for dd in (None, args.drill_down):
+        rs, _ = tau_table(
+            model,
+            cal,
+            [t for t in taus if t < 1.0 or dd is not None],
+            drill_down=dd,
+            exact=exact[: len(cal)],
+            patch=P,
+            stride=S,
+        )
+        rows += rs
+    table = Table(
+        title=f"quality vs tau on {len(cal)} photos (drill-down: coarse stride {4 * S}, then the top share)"
+    )
+    for col in (
+        "tau",
+        "drill-down",
+        "median SSIM",
+        "min SSIM",
+        "median Spearman",
+        "min Spearman",
+        "s per photo",
+        "vs exact",
+        "MACs saved",
+    ):
+        table.add_column(col)
+    for r in rows:
+        per = r["seconds"] / len(cal)
+        table.add_row(
+            f"{r['tau']:g}",
+            str(r["drill_down"]),
+            f"{r['median_ssim']:.3f}",
+            f"{r['min_ssim']:.3f}",
+            f"{r['median_spearman']:.3f}",
+            f"{r['min_spearman']:.3f}",
+            f"{per:.2f}",
+            f"{exact_s / per:.2f}x",
+            f"{r['flops_saved']:.0%}",
+        )
+    console.print(table)
+    pick = choose_tau(rows, 0.95 + args.margin, 0.90 + args.margin)
+    console.print(
+        f"chosen: tau {pick['tau']:g}, drill-down {pick['drill_down']} "
+        f"(fastest meeting the SSIM targets + margin {args.margin})"
+    )
+    t0 = time.perf_counter()
+    approx = [
+        occlusion(model, im, P, S, tau=pick["tau"], drill_down=pick["drill_down"]).heatmap for im in images
+    ]
+    approx_s = (time.perf_counter() - t0) / n
+    s = [ssim(a, e) for a, e in zip(approx, exact, strict=True)]
+    rho = [spearman(a, e) for a, e in zip(approx, exact, strict=True)]
+    table = Table(
+        title=f"approximate (tau {pick['tau']:g}, drill-down {pick['drill_down']}) vs exact on {n} photos"
+    )
+    for col in ("photo", "SSIM", "Spearman"):
+        table.add_column(col)
+    for f, a, b in zip(files, s, rho, strict=False):
+        table.add_row(f.name, f"{a:.3f}", f"{b:.3f}")
+    console.print(table)
+    console.print(
+        f"SSIM median {np.median(s):.3f} min {np.min(s):.3f}; "
+        f"Spearman median {np.median(rho):.3f} min {np.min(rho):.3f}; "
+        f"{approx_s:.2f} s per photo: {exact_s / approx_s:.2f}x exact incremental"
+        + (f", {captum_lite / approx_s:.2f}x Captum ({captum_lite:.1f} s)" if captum_lite else "")
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="sampled positions only, 4 photos (a smoke run)")
+    ap.add_argument("--part", choices=("A", "B", "AB"), default="AB")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats of the sampled (per-position) timings")
+    ap.add_argument("--calibrate", type=int, default=4, help="photos the tau table is measured on")
+    ap.add_argument("--drill-down", type=float, default=0.2, help="fraction refined after the coarse pass")
+    ap.add_argument("--margin", type=float, default=0.01, help="added to the SSIM targets when choosing tau")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    from smolplug.cli import make_console
+
+    console = make_console()
+    found = part_a(console, args) if "A" in args.part else {}
+    if "B" in args.part:
+        part_b(console, args, found.get("efficientnet_lite0", {}).get("captum"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
