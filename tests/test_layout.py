@@ -37,6 +37,7 @@ LAYERS = {
     "smolplug.compat": 4,  # drop-in readers over the video stage
     "smolplug.ray": 4,  # Ray Data datasources over the readers (executors through api, at run time)
     "smolplug.explain": 4,  # incremental inference (occlusion, static cameras) over torch
+    "smolplug.twostage": 4,  # detector -> crops -> broker -> second model (readers through api, at run time)
     "smolplug.frames.plugin": 5,  # the default hook implementations
     "smolplug.execute.plugin": 5,
     "smolplug.plan.plugin": 5,
