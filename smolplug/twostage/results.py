@@ -161,3 +161,26 @@ def join_outcomes(
             yield FrameOutcome(
                 f["index"], f["status"], f["message"], f["boxes"], f["keep"], res, now - f["t"]
             )
+
+
+def plot_stages(stats: PipelineStats, path: Any, title: str = "two-model pipeline") -> Any:
+    """A bar chart of :meth:`PipelineStats.per_frame_ms` with throughput and latency (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per = stats.per_frame_ms()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    names = list(per)[::-1]
+    ax.barh(names, [per[k] for k in names], color="#4c72b0")
+    ax.set_xlabel("ms per frame (broker wait: per crop)")
+    ax.set_title(
+        f"{title}: {stats.fps:.2f} frames/s, latency p50 {stats.latency_ms(50):.0f} ms, "
+        f"p95 {stats.latency_ms(95):.0f} ms, mean batch {stats.mean_batch:.1f}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
