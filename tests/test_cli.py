@@ -95,3 +95,20 @@ def test_demo_on_a_file_that_is_no_video_says_so(tmp_path, capsys, it_cache):
     junk.write_bytes(b"\x00not a video" * 100)
     assert main(["demo", "--video", str(junk), "--native"]) == 2
     assert "not a video OpenCV can open" in capsys.readouterr().out
+
+
+def test_profile_pipeline_runs_two_models_on_a_video(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from .conftest import DATA
+
+    video = DATA / "video" / "vtest.avi"
+    if not video.exists():
+        pytest.skip(f"{video} not found")
+    png = tmp_path / "stages.png"
+    args = ["profile", str(video), "--pipeline", "--frames", "3", "--dnn-threads", "1", "--png", str(png)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "frames/s" in out and "second model" in out and "0 frame(s) not decoded" in out
+    assert png.stat().st_size > 0
+    assert main(["profile", str(tmp_path), "--pipeline"]) == 2  # not a video file

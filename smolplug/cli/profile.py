@@ -11,6 +11,8 @@ from ._common import _load_models, _write_png
 
 
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    if args.pipeline:
+        return profile_pipeline(args, console)
     from rich.table import Table
 
     from ..bench import stages as sp
@@ -82,6 +84,70 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def profile_pipeline(args: argparse.Namespace, console: Console) -> int:
+    """Two models on a video: HOG people detector -> ``--model`` on every person (default
+    EfficientNet-Lite0), through :class:`~smolplug.twostage.TwoStagePipeline`."""
+    from rich.table import Table
+
+    from ..api import make_executor
+    from ..errors import PluginError, SmolplugError
+    from ..plan.zoo import input_fields
+    from ..request.selection import FrameSelection
+    from ..request.spec import FrameSpec
+    from ..twostage import HOGPeopleDetector, TwoStagePipeline
+    from ..twostage.results import plot_stages
+
+    if not args.source or not Path(args.source).is_file():
+        console.print("[red]--pipeline needs a video file as SOURCE[/red]")
+        return 2
+    loaded = _load_models(console, [args.model or "smolplug.plan.zoo:efficientnet_lite0"])
+    if loaded is None:
+        return 2
+    model = loaded[0][1]
+    try:
+        executor = make_executor(model, args.device, threads=args.dnn_threads)
+        detector = HOGPeopleDetector(threads=1)
+    except (PluginError, ImportError) as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    spec = FrameSpec(args.size, args.size, **input_fields(model))
+    frames = FrameSelection.indices(range(args.frames))
+    try:
+        with console.status("warm-up, then the pipeline"):
+            executor.run(__import__("numpy").zeros(spec.batch_shape(1), "float32"))
+            with TwoStagePipeline.open(
+                args.source,
+                detector,
+                executor,
+                spec,
+                frames=frames,
+                max_batch=args.batch,
+                max_wait_ms=args.max_wait_ms,
+                detector_workers=args.detector_workers,
+            ) as pipe:
+                out = pipe.run()
+    except (SmolplugError, OSError) as e:
+        console.print(f"[red]{args.source}: {e}[/red]")
+        return 2
+    st = pipe.stats
+    missing = sum(not o.status.ok for o in out)
+    table = Table(title=f"{Path(args.source).name}: {st.frames} frames, {st.crops} crops, ms per frame")
+    table.add_column("stage")
+    table.add_column("ms", justify="right")
+    for k, v in st.per_frame_ms().items():
+        table.add_row(k, f"{v:.2f}")
+    table.add_row("[bold]wall[/bold]", f"{1e3 * st.wall / max(st.frames, 1):.2f}")
+    console.print(table)
+    console.print(
+        f"{st.fps:.2f} frames/s; latency p50 {st.latency_ms(50):.0f} ms, p95 {st.latency_ms(95):.0f} ms; "
+        f"mean batch {st.mean_batch:.1f} (max {args.batch}); {args.detector_workers} detector worker(s); "
+        f"{missing} frame(s) not decoded (reported, not dropped)"
+    )
+    if args.png:
+        _write_png(console, lambda path: plot_stages(st, path, Path(args.source).name), args.png)
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     pr = sub.add_parser("profile", help="per-stage time of an input pipeline, plugin off vs on (+ PNG)")
     pr.add_argument("source", nargs="?", help="JPEG folder or video (default: built-in sample JPEGs)")
@@ -95,4 +161,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--dnn-threads", type=int, default=1)
     pr.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, auto")
     pr.add_argument("--png", help="write the stacked-bar chart here")
+    pr.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="two models on a video: HOG people detector, then --model (default EfficientNet-Lite0) "
+        "on every person; --batch is the broker's largest batch",
+    )
+    pr.add_argument("--max-wait-ms", type=float, default=50.0, help="--pipeline: broker wait for a batch")
+    pr.add_argument("--detector-workers", type=int, default=2, help="--pipeline: detector threads")
     pr.set_defaults(func=cmd_profile)
