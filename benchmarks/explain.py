@@ -17,8 +17,18 @@ B. Approximate, EfficientNet-Lite0 on the 20 ``jpeg/imagenet`` photos: exact hea
    first ``--calibrate`` photos, tau chosen from it for median SSIM >= 0.95 and minimum >= 0.90,
    then SSIM / Spearman of that setting against the exact heatmaps on all 20 photos and its speed
    against Captum (the Captum time of part A: it does not depend on the image).
+C. Static camera, vtest.avi (a fixed street camera): the reference engines' proxies, trained by
+   the engines themselves on the reference detector's labels (NoScope-style: person in the left
+   third, 50x50 input, its cascade's thresholds decide each frame: no / yes / ask the reference;
+   BlazeIt-style: people per frame, the cnn16@65 proxy) and EfficientNet-Lite0 (224x224 centre
+   crop, top-1 class, the first ``--lite-frames`` frames); every frame and every 3rd frame. Per
+   threshold (model-input units; 0 is exact): StaticCamera's seconds against full inference
+   (torch, batches of 64, as the engines run their proxies), answers against full inference
+   (NoScope decisions and Lite0 classes: share of frames agreeing; BlazeIt counts: mean absolute
+   error), references taken, mean changed share. "at target": the largest threshold whose
+   answers meet agreement >= 99 % / MAE <= 0.05.
 
-    .venv/bin/python benchmarks/explain.py [--quick] [--part A|B] [--repeats 3]
+    .venv/bin/python benchmarks/explain.py [--quick] [--part A|B|C|ABC] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ import smolplug  # noqa: E402
 from smolplug.explain import occlusion  # noqa: E402
 from smolplug.explain.occlusion import grid  # noqa: E402
 from smolplug.explain.quality import choose_tau, spearman, ssim, tau_table  # noqa: E402
+from smolplug.explain.static import StaticCamera  # noqa: E402
 
 DATA = Path(os.environ.get("SMOLPLUG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 P, S = 16, 4
@@ -309,10 +320,134 @@ def part_b(console, args, captum_lite: float | None) -> None:
     )
 
 
+THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def full(model, x: np.ndarray) -> np.ndarray:
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(x), 64):
+            out.append(
+                model(torch.from_numpy(np.ascontiguousarray(x[s : s + 64]))).reshape(min(64, len(x) - s), -1)
+            )
+    return torch.cat(out).numpy()
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    best, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        best.append(time.perf_counter() - t0)
+    return statistics.median(best), out
+
+
+def workloads(lite_frames: int):
+    """(name, model, frames (N, C, H, W) float32, answer(outputs) -> per-frame answers, kind)."""
+    from integration_tests.engines import blazeit, noscope
+    from integration_tests.workload import DEFAULT_VIDEO, labels_for
+
+    video = DEFAULT_VIDEO
+    labels = labels_for(video)
+    ns = noscope.NoScope(noscope.NoScopeQuery(str(video)), labels)
+    c = ns.train()
+    _, small = ns.load(np.arange(ns.n_frames)).arrays
+    x = np.ascontiguousarray(ns._cnn_input(small), np.float32)
+
+    def decide(out: np.ndarray) -> np.ndarray:
+        s = noscope._sigmoid(out.reshape(-1))
+        return np.where(s > c.upper, 2, np.where(s < c.lower, 0, 1))  # yes / no / ask the reference
+
+    yield "NoScope proxy (50x50)", ns.model.eval(), x, decide, "agree"
+    bz = blazeit.BlazeIt(str(video), labels, proxies=((16, 65),))
+    bz.train()
+    (xb,) = bz.load(np.arange(bz.n_frames), 65).arrays
+    yield (
+        "BlazeIt proxy cnn16@65",
+        bz.model.eval(),
+        np.ascontiguousarray(xb, np.float32),
+        lambda o: o.reshape(-1),
+        "mae",
+    )
+    from smolplug.plan.zoo import try_efficientnet_lite0
+
+    lite = try_efficientnet_lite0()
+    if lite is not None and lite_frames:
+        import smolplug
+        from smolplug.request.selection import FrameSelection
+
+        spec = smolplug.FrameSpec.imagenet(224, 256, mean=(127.0,) * 3, std=(128.0,) * 3, value_scale=1.0)
+        req = smolplug.FrameRequest(spec, frames=FrameSelection.every(1), batch_size=64)
+        chunks = []
+        with smolplug.open_frames(str(video), req) as reader:
+            for b in reader:
+                chunks.append(np.array(b.data))
+                if sum(len(c) for c in chunks) >= lite_frames:
+                    break
+        xl = np.concatenate(chunks)[:lite_frames]
+        yield f"EfficientNet-Lite0 (224, first {len(xl)} frames)", lite, xl, lambda o: o.argmax(1), "agree"
+
+
+def part_c(console, args) -> None:
+    from rich.table import Table
+
+    for name, model, frames, answer, kind in workloads(args.lite_frames):
+        block = max(2, frames.shape[-1] // 16)
+        for step in (1, 3):
+            x = frames[::step]
+            t_full, ref = timed(lambda x=x, m=model: full(m, x), args.repeats)
+            truth = answer(ref)
+            table = Table(
+                title=f"{name}: every {'' if step == 1 else '3rd '}frame ({len(x)}), full {t_full:.2f} s"
+            )
+            for col in (
+                "threshold",
+                "seconds",
+                "speedup",
+                "agreement" if kind == "agree" else "MAE",
+                "references",
+                "changed share",
+                "MACs saved",
+            ):
+                table.add_column(col)
+            best = None
+            for th in THRESHOLDS:
+                cam = None
+
+                def run(th=th, x=x, m=model, b=block):
+                    nonlocal cam
+                    cam = StaticCamera(m, threshold=th, block=b, refresh=0.6, batch_size=64)
+                    return cam.run(x).numpy()
+
+                t, out = timed(run, args.repeats)
+                got = answer(out)
+                q = float((got == truth).mean()) if kind == "agree" else float(np.abs(got - truth).mean())
+                ok = q >= 0.99 if kind == "agree" else q <= 0.05
+                if ok:
+                    best = (th, t_full / t)
+                s = cam.stats
+                saved = 1 - s.macs_done / s.macs_full if s.macs_full else 0.0
+                table.add_row(
+                    f"{th:g}",
+                    f"{t:.2f}",
+                    f"{t_full / t:.2f}x",
+                    f"{q:.1%}" if kind == "agree" else f"{q:.3f}",
+                    str(s.references),
+                    f"{s.mean_changed_share:.0%}",
+                    f"{saved:.0%}",
+                )
+            console.print(table)
+            if best:
+                console.print(f"at target: threshold {best[0]:g}, {best[1]:.2f}x full inference")
+            else:
+                console.print("at target: no threshold meets it")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="sampled positions only, 4 photos (a smoke run)")
-    ap.add_argument("--part", choices=("A", "B", "AB"), default="AB")
+    ap.add_argument("--part", default="ABC", help="A, B, C or a combination")
+    ap.add_argument("--lite-frames", type=int, default=240, help="part C: vtest.avi frames for Lite0")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the sampled (per-position) timings")
     ap.add_argument("--calibrate", type=int, default=4, help="photos the tau table is measured on")
     ap.add_argument("--drill-down", type=float, default=0.2, help="fraction refined after the coarse pass")
@@ -325,6 +460,8 @@ def main(argv=None) -> int:
     found = part_a(console, args) if "A" in args.part else {}
     if "B" in args.part:
         part_b(console, args, found.get("efficientnet_lite0", {}).get("captum"))
+    if "C" in args.part:
+        part_c(console, args)
     return 0
 
 

@@ -65,8 +65,10 @@ def test_threshold_zero_is_exact(batch):
         ref = m(x)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
     s = cam.stats
-    assert s.frames == 14 and s.references == 3  # the first frame, the cut, the frame after it
-    assert s.unchanged == 1 and s.incremental == 10
+    assert s.frames == 14 == 1 + s.whole + s.unchanged + s.incremental
+    assert s.unchanged == 1 and s.whole >= 1  # frame 5 is the first reference again; the cut
+    if batch == 1:  # the cut and the frame after it run whole and become references
+        assert s.whole == 2 and s.references == 3 and s.incremental == 10
     assert 0 < s.macs_done < s.macs_full
 
 
@@ -85,3 +87,22 @@ def test_unchanged_frames_reuse_the_reference_and_small_noise_is_ignored_above_t
     with torch.no_grad():
         torch.testing.assert_close(out, m(x), atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(out2[2], m(bg[None])[0])
+
+
+def test_static_camera_is_a_plan_option_costed_like_the_others():
+    from smolplug.explain.static import static_camera_plan
+    from smolplug.plan.costmodel import Plan, PlanError, Stage, select_plan
+
+    m, x = proxy(), street(14)[:9]
+    base = Plan(
+        "cnn8@32", 0.9, (Stage("decode", {1: 5000.0, 2: 9000.0}), Stage("dnn", {1: 800.0, 2: 1500.0}))
+    )
+    opt = static_camera_plan(base, m, x, block=4)
+    ratio = opt.params["static_camera"]["speedup"]
+    assert opt.name == "cnn8@32+static" and opt.accuracy == 0.9 and ratio > 0
+    assert opt.stages[0] == base.stages[0]
+    assert opt.stages[1].rates == pytest.approx({1: 800.0 * ratio, 2: 1500.0 * ratio})
+    choice = select_plan([base, opt], 0.8, cores=2)
+    assert choice.plan.name == (opt.name if ratio > 1 else base.name)
+    with pytest.raises(PlanError):
+        static_camera_plan(base, m, x, threshold=0.1)

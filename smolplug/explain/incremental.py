@@ -68,13 +68,20 @@ class Incremental:
             self.gm: fx.GraphModule | None = fx.symbolic_trace(model)
         except Exception as e:  # any Python the tracer cannot follow: whole re-inference
             self.gm, self.why_untraced = None, f"{type(e).__name__}: {e}"
+        if self.gm is not None:
+            self.modules = dict(self.gm.named_modules())
+        self.rebase(base)
+
+    def rebase(self, base: torch.Tensor) -> None:
+        """Cache every node's output for a new base input of the same shape (the trace is
+        kept: a new reference frame costs one forward)."""
+        self.base = base
         with torch.inference_mode():
             if self.gm is None:
-                self.output = model(base)
+                self.output = self.model(base)
                 self.macs_per_input = 0
-                return
-            self.modules = dict(self.gm.named_modules())
-            self._cache_base()
+            else:
+                self._cache_base()
 
     @property
     def traced(self) -> bool:

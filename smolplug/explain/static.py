@@ -22,12 +22,14 @@ from .incremental import Incremental, Win
 
 @dataclass
 class StaticStats:
-    """Frames run, of them: references (whole inference), unchanged (the reference's output
-    reused), incremental; mean changed share of the frame over incremental frames; multiply-adds
-    done vs whole inference; seconds."""
+    """Frames run: the first (the first reference), whole (changed too much: run whole, the last
+    of a batch becomes the reference), unchanged (the reference's output reused), incremental;
+    references taken; mean changed share over incremental frames; multiply-adds done vs whole
+    inference; seconds."""
 
     frames: int = 0
     references: int = 0
+    whole: int = 0
     unchanged: int = 0
     incremental: int = 0
     changed_share: list[float] = field(default_factory=list)
@@ -82,8 +84,10 @@ class StaticCamera:
 
     def _reference(self, frame: torch.Tensor) -> Any:
         self.ref = frame[None].contiguous()
-        self.engine = Incremental(self.model, self.ref, tau=self.tau)
-        self.ref_hwc = None
+        if self.engine is None:
+            self.engine = Incremental(self.model, self.ref, tau=self.tau)
+        else:
+            self.engine.rebase(self.ref)
         self.stats.references += 1
         self.stats.macs_done += self.engine.macs_per_input
         return self.engine.output
@@ -103,16 +107,21 @@ class StaticCamera:
                     i += 1
                     continue
                 chunk = x[i : i + self.batch_size]
+                i += len(chunk)
                 boxes = changed_boxes(chunk, self.ref, self.threshold, self.block)
                 share = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2]) / (H * W)
-                big = np.flatnonzero(share > self.refresh)
-                n = int(big[0]) if len(big) else len(chunk)  # frames before the next reference
-                if n:
-                    outs.append(self._incremental(chunk[:n], boxes[:n], share[:n]))
-                if n < len(chunk):
-                    outs.append(self._reference(chunk[n]).reshape(1, -1))
-                    n += 1
-                i += n
+                big = share > self.refresh
+                out = torch.empty(len(chunk), self.engine.output.numel())
+                small = np.flatnonzero(~big)
+                if len(small):
+                    out[small] = self._incremental(chunk[small], boxes[small], share[small])
+                whole = np.flatnonzero(big)
+                if len(whole):  # run whole, and the last of them is the new reference
+                    out[whole] = self.model(chunk[whole]).reshape(len(whole), -1)
+                    self.stats.whole += len(whole)
+                    self.stats.macs_done += len(whole) * self.engine.macs_per_input
+                    self._reference(chunk[whole[-1]])
+                outs.append(out)
         self.stats.frames += len(x)
         self.stats.macs_full += len(x) * (self.engine.macs_per_input if self.engine else 0)
         self.stats.seconds += time.perf_counter() - t0
@@ -139,3 +148,48 @@ class StaticCamera:
         self.stats.incremental += len(moved)
         self.stats.changed_share += share[moved].tolist()
         return out
+
+
+def static_camera_plan(
+    plan: Any,
+    model: torch.nn.Module,
+    frames: torch.Tensor | np.ndarray,
+    threshold: float = 0.0,
+    accuracy: float | None = None,
+    **camera: Any,
+) -> Any:
+    """``plan`` (a :class:`~smolplug.plan.costmodel.Plan` whose proxy stage is named "dnn") with
+    the proxy run as a :class:`StaticCamera`, costed like the other candidates: its one-core rate
+    is measured on ``frames`` (a sample of the stream, in order) against the same frames run
+    whole, and the "dnn" stage's measured rates are scaled by that ratio. ``accuracy``: measured
+    by the caller on its labels; at ``threshold=0`` (exact) the plan's own."""
+    import dataclasses
+
+    from ..plan.costmodel import PlanError, Stage
+
+    if accuracy is None:
+        if threshold > 0:
+            raise PlanError("an approximate static-camera plan needs its measured accuracy")
+        accuracy = plan.accuracy
+    x = torch.as_tensor(frames, dtype=torch.float32)
+    cam = StaticCamera(model, threshold=threshold, **camera)
+    cam.run(x[:1])  # the reference: traced and cached once per stream, not per frame
+    t0 = time.perf_counter()
+    cam.run(x[1:])
+    t_inc = time.perf_counter() - t0
+    with torch.inference_mode():
+        model(x[1 : 1 + cam.batch_size])  # warm-up
+        t0 = time.perf_counter()
+        for s in range(1, len(x), cam.batch_size):
+            model(x[s : s + cam.batch_size])
+    ratio = (time.perf_counter() - t0) / max(t_inc, 1e-9)
+    stages = tuple(
+        Stage(s.name, {k: v * ratio for k, v in s.rates.items()}) if s.name == "dnn" else s
+        for s in plan.stages
+    )
+    if stages == plan.stages:
+        raise PlanError(f"plan {plan.name!r} has no 'dnn' stage to run as a static camera")
+    params = {**plan.params, "static_camera": {"threshold": threshold, "speedup": ratio, **camera}}
+    return dataclasses.replace(
+        plan, name=f"{plan.name}+static", stages=stages, accuracy=accuracy, params=params
+    )
