@@ -187,3 +187,10 @@ def test_hog_pipeline_on_a_video_gives_the_naive_loops_boxes():
         assert o.classified.all()
         np.testing.assert_array_equal(o.boxes[:, :4], CropPreprocessor(SPEC).clip(ref[:, :4], 768, 576)[0])
     assert sum(len(o.boxes) for o in out) > 0
+
+
+def test_pace_releases_frames_no_faster_than_asked():
+    pipe = TwoStagePipeline(frames(10), boxes_of, classify, SPEC, pace_fps=100)
+    t = time.perf_counter()
+    assert [o.index for o in pipe] == list(range(10))
+    assert time.perf_counter() - t >= 0.09

@@ -55,6 +55,8 @@ class TwoStagePipeline:
         every queue and worker).
     :param monitor_interval: when set, queue sizes and RSS are sampled every this many seconds
         into :attr:`stats`.samples.
+    :param pace_fps: release frames no faster than this rate, as a camera would; when the
+        pipeline is slower the source is held back (``stats.source_blocked``), no frame dropped.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class TwoStagePipeline:
         queue_size: int = 4,
         max_frames_in_flight: int | None = None,
         monitor_interval: float | None = None,
+        pace_fps: float | None = None,
     ):
         if max_batch < 1 or detector_workers < 1 or queue_size < 1 or max_wait_ms < 0:
             raise SpecError("max_batch, detector_workers and queue_size must be >= 1, max_wait_ms >= 0")
@@ -86,6 +89,7 @@ class TwoStagePipeline:
         self.queue_size = int(queue_size)
         self.max_in_flight = max_frames_in_flight or (2 * queue_size + detector_workers + max_batch + 2)
         self.monitor_interval = monitor_interval
+        self.pace_fps = pace_fps
         self.stats = PipelineStats()
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -100,15 +104,13 @@ class TwoStagePipeline:
         *,
         frames: Any = None,
         detector_size: tuple[int, int] | None = None,
-        pace_fps: float | None = None,
         batch_size: int = 4,
         **options: Any,
     ) -> TwoStagePipeline:
         """A pipeline over the frames of video ``source`` read by smolplug (``frames``: a
         :class:`~smolplug.request.selection.FrameSelection`, default every frame), decoded once as
-        interleaved uint8 BGR at ``detector_size`` (width, height; default the video's own).
-        ``pace_fps`` releases frames no faster than that rate, as a camera would (the source
-        still waits when the pipeline is full: no frame is dropped)."""
+        interleaved uint8 BGR at ``detector_size`` (width, height; default the video's own);
+        ``options`` are the constructor's."""
         from ..api import open_frames
         from ..frames.readers import FrameRequest
         from ..video import load_index
@@ -119,7 +121,7 @@ class TwoStagePipeline:
         spec = FrameSpec(detector_size[1], detector_size[0], layout="NHWC", dtype="uint8", colorspace="BGR")
         request = FrameRequest(spec, frames=frames, batch_size=batch_size, on_error="skip")
         reader = open_frames(source, request)
-        frames_in = reader_frames(reader, pace_fps)
+        frames_in = reader_frames(reader)
         pipe = cls(frames_in, detector, classifier, crop_spec, source_colorspace="BGR", **options)
         pipe._closers.append(reader.close)
         return pipe
@@ -161,8 +163,13 @@ class TwoStagePipeline:
         def source() -> None:
             seq = 0
             it = iter(self.frames)
+            t_start = time.perf_counter()
             try:
                 while True:
+                    if self.pace_fps:  # a camera: frame k is not there before t_start + k / fps
+                        wait = t_start + seq / self.pace_fps - time.perf_counter()
+                        if wait > 0:
+                            time.sleep(wait)
                     t0 = time.perf_counter()
                     while not slots.acquire(timeout=0.05):
                         if stop.is_set():
@@ -175,13 +182,13 @@ class TwoStagePipeline:
                         break
                     in_flight[0] += 1
                     t2 = time.perf_counter()
-                    with self._lock:
-                        st.source_blocked += t1 - t0
-                        st.decode += t2 - t1
                     if image is None or not Status(status).ok:
                         events.put(("frame", seq, int(index), Status(status), message, None, None, t2))
                     else:
                         put(detect_q, (seq, int(index), Status(status), message, image, t2), stop)
+                    with self._lock:
+                        st.source_blocked += (t1 - t0) + (time.perf_counter() - t2)
+                        st.decode += t2 - t1
                     seq += 1
             finally:
                 events.put(("end", seq))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,21 +13,14 @@ from ..errors import Status
 Item = tuple[int, Status, str, "np.ndarray | None"]
 
 
-def reader_frames(reader: Any, pace_fps: float | None) -> Iterator[Item]:
-    """A smolplug reader's frames one by one (copied out of its ring), optionally paced."""
-    t0 = time.perf_counter()
-    k = 0
+def reader_frames(reader: Any) -> Iterator[Item]:
+    """A smolplug reader's frames one by one (copied out of its ring)."""
     for batch in reader:
         for i in range(len(batch)):
-            if pace_fps:
-                wait = t0 + k / pace_fps - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-            k += 1
-            ok = Status(int(batch.status[i])).ok
+            status = Status(int(batch.status[i]))
             yield (
                 int(batch.indices[i]),
-                Status(int(batch.status[i])),
+                status,
                 batch.messages[i] if batch.messages else "",
-                batch.data[i].copy() if ok else None,
+                batch.data[i].copy() if status.ok else None,
             )
