@@ -107,12 +107,25 @@ def _padding(opts: ReadOptions, n: int) -> np.ndarray:
     return out
 
 
+def _writable(index: Any) -> Any:
+    """The index with its arrays copied out of the object store (read-only there): a reader
+    drops a seek point it finds inexact from its index."""
+    import dataclasses
+
+    copies = {
+        f.name: np.array(v)
+        for f in dataclasses.fields(index)
+        if isinstance(v := getattr(index, f.name), np.ndarray) and not v.flags.writeable
+    }
+    return dataclasses.replace(index, **copies) if copies else index
+
+
 def read_video_piece(piece: Piece, index: Any, opts: ReadOptions) -> Iterator[Any]:
     """The blocks of one piece: a VideoReader over the piece's frames (one block per batch)."""
     if hasattr(index, "binary"):  # an ObjectRef: fetched from the object store
         import ray
 
-        index = ray.get(index)
+        index = _writable(ray.get(index))
     n = len(piece)
     if piece.error or index is None:
         nan = np.full(n, np.nan)
@@ -183,11 +196,9 @@ class VideoFramesDatasource(Datasource):
 
     def pieces(self, parallelism: int) -> list[tuple[Piece, Any]]:
         """(piece, index reference) for every read task, ``parallelism`` wanted."""
-        planned: list[tuple[VideoFile, np.ndarray]] = []
         total = 0.0
         for f, fr in zip(self.files, self._frames, strict=True):
             if f.index is not None:
-                planned.append((f, fr))
                 whole = video_pieces(f.path, f.index, fr, target_cost=math.inf, pixels=f.pixels)
                 total += sum(p.cost for p in whole)
         target = max(total / max(parallelism, 1), self.min_task_cost)
