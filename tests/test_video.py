@@ -422,3 +422,43 @@ def test_numbered_chunks_read_as_one_video(tmp_path, pm):
     idx = np.concatenate([b[0] for b in batches])
     ts = np.concatenate([b[1] for b in batches])
     assert idx.tolist() == list(range(65)) and np.all(np.diff(ts) > 0)
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(codec="libx264", gop=12, bframes=2), dict(codec="mpeg4", gop=8, bframes=0)]
+)
+def test_sparse_plans_decoded_side_by_side_give_the_same_frames(tmp_path, kw):
+    """Segments of a sparse plan decoded by several decoders at once: the same outcomes, in the
+    same order, the same frames decoded, as one decoder; leaving early stops the workers."""
+    import threading
+    import zlib
+
+    from smolplug.frames.readers import ReaderStats
+    from smolplug.video.decode import VideoDecoder
+
+    path = make_clip(tmp_path / ("c.mp4" if kw["codec"] == "libx264" else "c.avi"), n=96, w=160, h=96, **kw)
+    index = load_index(path, False)
+    wanted = np.arange(5, 96, 13)
+
+    def run(workers):
+        stats = ReaderStats()
+        dec = VideoDecoder(path, index, stats, workers=workers)
+        out = [
+            (d.index, d.status, zlib.crc32(d.frame.to_ndarray(format="gray").tobytes()))
+            for d in dec.frames(wanted)
+        ]
+        dec.close()
+        assert len(dec._clones) == workers - 1  # the segments went to several decoders
+        return out, stats.frames_decoded
+
+    one, decoded_one = run(1)
+    three, decoded_three = run(3)
+    assert [o[0] for o in one] == wanted.tolist() and all(o[1] == Status.OK for o in one)
+    assert three == one and decoded_three == decoded_one
+    before = threading.active_count()
+    dec = VideoDecoder(path, index, ReaderStats(), workers=3)
+    gen = dec.frames(wanted)
+    next(gen)
+    gen.close()
+    dec.close()
+    assert threading.active_count() == before

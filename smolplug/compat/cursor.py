@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import Status
 from ..frames.readers import ReaderStats
+from ..jpeg.decode import default_threads
 from ..video.container import open_video, orientation_of
 from ..video.decode import Decoded, VideoDecoder
 from ..video.index import VideoIndex
@@ -165,7 +166,12 @@ class FrameCursor:
         if self._decoder is None:
             self._drop_sequential()
             self._decoder = VideoDecoder(
-                self.path, self.index, self.stats, strict=self.strict, cache=self.cache
+                self.path,
+                self.index,
+                self.stats,
+                strict=self.strict,
+                cache=self.cache,
+                workers=default_threads(),
             )
         return self._decoder
 

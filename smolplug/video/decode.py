@@ -35,6 +35,7 @@ from ..frames.readers import ReaderStats
 from .container import open_video
 from .damage import DamageLog
 from .index import NONREF_B_CODECS, VideoIndex
+from .parallel import MAX_WORKERS, decode_segments
 from .plan import Segment, plan
 from .scan import luma_crc, save_index
 
@@ -78,6 +79,7 @@ class VideoDecoder:
         strict: bool = True,
         lowres: int = 0,
         cache: Path | str | None | bool = None,
+        workers: int = 1,
     ):
         import av
 
@@ -95,6 +97,8 @@ class VideoDecoder:
         self._seekable = True
         self._skipping = True  #: skip_frame may be used (False once it gave an inexact frame)
         self._threads = 0  #: decoder threads for the current plan (0: FFmpeg's choice)
+        self.workers = max(1, min(int(workers), MAX_WORKERS))  #: segments decoded side by side
+        self._clones: list[VideoDecoder] = []
 
     # -- container ------------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -109,6 +113,11 @@ class VideoDecoder:
         return self._container
 
     def close(self) -> None:
+        self._close_container()
+        for c in self._clones:
+            c.close()
+
+    def _close_container(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -126,6 +135,9 @@ class VideoDecoder:
         if threads != self._threads:
             self.close()
             self._threads = threads
+        if threads == 1 and self.workers > 1 and len(segments) > 1:
+            yield from decode_segments(self, segments, self.workers)
+            return
         for seg in segments:
             yield from self._segment(seg)
 
@@ -185,8 +197,8 @@ class VideoDecoder:
     # -- one run --------------------------------------------------------------------------------
     def _run(self, targets: list[int], seek_to: int, skip: str, run: _Run) -> Iterator[Decoded]:
         av, ix = self._av, self.index
-        if seek_to == 0:
-            self.close()  # decoding from the very start needs no seek: a fresh decoder
+        if seek_to == 0:  # decoding from the very start needs no seek: a fresh decoder
+            self._close_container()  # (its own only: clones may be decoding other segments)
         container = self._open()
         stream = container.streams.video[0]
         if seek_to > 0:

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _binding as native
 from ..errors import RegionOutOfBoundsError, SpecError
 from ..frames.readers import FrameRequest
+from ..jpeg.decode import default_threads
 from .batches import Item, PositionsReader
 from .decode import VideoDecoder
 from .index import VideoIndex
@@ -74,7 +75,13 @@ class VideoReader(PositionsReader):
             spec, strict=request.strict, max_pixels=request.max_pixels, fastdct=False, fastupsample=False
         )
         self._decoder = VideoDecoder(
-            read_path, read_index, self.stats, strict=request.strict, lowres=lowres, cache=cache
+            read_path,
+            read_index,
+            self.stats,
+            strict=request.strict,
+            lowres=lowres,
+            cache=cache,
+            workers=request.threads or default_threads(),
         )
 
     @property

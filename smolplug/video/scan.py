@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -235,7 +236,7 @@ def save_index(index: VideoIndex, cache: Path | str | None | bool = None) -> Non
     f = _cache_file(index.path, directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_suffix(f".{os.getpid()}.tmp")
+        tmp = f.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(index.to_json()))
         tmp.replace(f)  # atomic: concurrent readers never see half a file
     except OSError:
