@@ -104,7 +104,7 @@ def random_cnn(seed: int) -> nn.Module:
     c = int(rng.integers(3, 7))
     layers: list[nn.Module] = [nn.Conv2d(3, c, int(rng.choice([3, 5])), int(rng.integers(1, 3)), padding=1)]
     for _ in range(int(rng.integers(2, 5))):
-        kind = rng.choice(["res", "res2", "dw", "max", "avg", "pad", "silu", "dil"])
+        kind = rng.choice(["res", "res2", "dw", "max", "avg", "pad", "silu", "dil", "bnrelu"])
         if kind in ("res", "res2", "dw"):
             layers.append(Res(c, 2 if kind == "res2" else 1, depthwise=kind == "dw"))
         elif kind == "max":
@@ -113,6 +113,8 @@ def random_cnn(seed: int) -> nn.Module:
             layers.append(nn.AvgPool2d(2, 1))
         elif kind == "pad":
             layers += [nn.ConstantPad2d((1, 0, 2, 1), 0.5), nn.Conv2d(c, c, (3, 2), (2, 1))]
+        elif kind == "bnrelu":  # torchvision's pattern: the norm, then an in-place ReLU
+            layers += [nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
         elif kind == "dil":
             layers.append(nn.Conv2d(c, c, 3, 1, padding=2, dilation=2))
         else:
