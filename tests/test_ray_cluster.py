@@ -12,7 +12,8 @@ from smolplug.request.selection import FrameSelection
 
 from .test_ray import SPEC, assert_same, by_file, single_process
 
-ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'smolplug[ray]')")
+ray = pytest.importorskip("ray.data", reason="Ray Data not installed (pip install 'smolplug[ray]')")
+ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
