@@ -15,6 +15,8 @@ low-resolution renditions prepare_video makes (built once, cached, not timed).
   (d) per-core costs for the scaling model (docs/ray.md): smolplug's read tasks run in this
       process pinned to one core (FFmpeg then decodes on one thread), and decord decoding every
       frame of the 1080p file, the same way
+  (b2) the same file's read tasks as plain Ray tasks (at most 1 or 2 at once, each returning its
+      row count): the decoding's own scaling, without Ray Data's executor or the driver's pull
   (c) a two-node cluster (ray.cluster_utils.Cluster, one CPU each) gives the rows of one node:
       same (path, position, frame index, status) and the same pixels (CRC of each tensor)
 
@@ -137,6 +139,43 @@ def side_by_side(runs: dict[str, object], repeats: int) -> dict[str, dict]:
     return {
         k: {"frames": frames[k], "fps_median": statistics.median(v), "fps": [round(x, 1) for x in v]}
         for k, v in samples.items()
+    }
+
+
+def task_scaling(hd: Path, headroom: float, repeats: int) -> dict:
+    """The read tasks of one file run as plain Ray tasks, at most ``w`` at once, each returning its
+    row count: the decoding's own scaling, without Ray Data's executor or the driver's pull."""
+    import ray
+
+    from smolplug.ray import frames_datasource
+
+    tasks = frames_datasource([str(hd)], None, FrameSpec.imagenet(), scale_headroom=headroom).get_read_tasks(
+        200
+    )
+    run = ray.remote(num_cpus=1)(lambda task: sum(b.num_rows for b in task()))
+
+    def once(w: int) -> float:
+        t = time.perf_counter()
+        pending, todo, n = [], list(tasks), 0
+        while todo or pending:
+            while todo and len(pending) < w:
+                pending.append(run.remote(todo.pop(0)))
+            done, pending = ray.wait(pending, num_returns=1)
+            n += ray.get(done[0])
+        return n / (time.perf_counter() - t)
+
+    once(2)
+    fps: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for w in (1, 2):
+            fps[w].append(once(w))
+    m = {w: statistics.median(v) for w, v in fps.items()}
+    return {
+        "tasks": len(tasks),
+        "fps_1": [round(x, 1) for x in fps[1]],
+        "fps_2": [round(x, 1) for x in fps[2]],
+        "scaling": m[2] / m[1],
+        "load_average": os.getloadavg(),
     }
 
 
@@ -284,6 +323,7 @@ def main() -> int:
     ap.add_argument("--skip-two-node", action="store_true")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--model-from", help="print the scaling model from an earlier --json and stop")
+    ap.add_argument("--only-task-scaling", action="store_true", help="only the read tasks' 1 -> 2 scaling")
     args = ap.parse_args()
     if args.model_from:
         model = scaling_model(json.loads(Path(args.model_from).read_text())["per_core_ms"])
@@ -301,6 +341,14 @@ def main() -> int:
 
     local.init(num_cpus=args.cpus)
     ray.data.DataContext.get_current().enable_progress_bars = False
+    if args.only_task_scaling:
+        out = {
+            lab: task_scaling(hd, h, args.repeats)
+            for lab, h in (("1080p source", float("inf")), ("360p rendition", 1.0))
+        }
+        print(json.dumps({"read_task_scaling": out}, indent=1))
+        ray.shutdown()
+        return 0
     # (a) every 30th frame
     a = side_by_side(
         {
@@ -338,6 +386,11 @@ def main() -> int:
         r["scaling"] = r["2 worker(s)"]["fps_median"] / r["1 worker(s)"]["fps_median"]
         b[label] = r
     results["one_file_every_frame"] = b
+    results["read_task_scaling"] = {
+        label: task_scaling(hd, h, args.repeats)
+        for label, h in (("1080p source", float("inf")), ("360p rendition", 1.0))
+    }
+    print(json.dumps({"read_task_scaling": results["read_task_scaling"]}, indent=1), flush=True)
     results["load_average_after_b"] = os.getloadavg()
     ray.data.DataContext.get_current().op_resource_reservation_enabled = True
     print(json.dumps({"one_file_every_frame": b}, indent=1), flush=True)
