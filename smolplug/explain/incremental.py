@@ -24,19 +24,9 @@ import torch.nn.functional as F
 from torch import fx
 
 from . import nodes
-from .windows import Axis, affected, common, gather, hwc, paste, reads, union
+from .windows import Axis, Win, affected, common, gather, hwc, paste, reads, union
 
 STATIC = object()  # marker: the node's value is the base input's, for every variant
-
-
-@dataclass
-class Win:
-    """A batch of changed windows of one 4-D activation: ``data`` (B, C, h, w) at per-variant
-    origins ``y``, ``x`` (int64 arrays); elsewhere the activation equals the base one."""
-
-    data: torch.Tensor
-    y: np.ndarray
-    x: np.ndarray
 
 
 @dataclass

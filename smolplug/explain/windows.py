@@ -85,6 +85,16 @@ def out_size(size_in: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, c
     return n
 
 
+@dataclass
+class Win:
+    """A batch of changed windows of one 4-D activation: ``data`` (B, C, h, w) at per-variant
+    origins ``y``, ``x`` (int64 arrays); elsewhere the activation equals the base one."""
+
+    data: torch.Tensor
+    y: np.ndarray
+    x: np.ndarray
+
+
 def hwc(t: torch.Tensor) -> torch.Tensor:
     """A (1, C, H, W) tensor as contiguous (H, W, C), the layout :func:`gather` reads."""
     return t[0].permute(1, 2, 0).contiguous()
