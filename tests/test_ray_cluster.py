@@ -47,6 +47,20 @@ def test_read_tasks_run_on_both_nodes(two_nodes, corpus):
         return batch
 
     paths = [corpus["h264-bframes.mp4"], corpus["h264-bpyramid.mp4"]]
-    ds = read_frames(paths, None, FrameSpec(24, 32, dtype="uint8"), min_task_cost=0, override_num_blocks=8)
-    nodes = {r["node"] for r in ds.map_batches(node, batch_format="numpy").take_all()}
+    # spread (best effort in Ray: with tasks this short one node may still take them all, so a
+    # few tries); the node is read in the same task as the frames (same remote arguments: fused)
+    spread = {"scheduling_strategy": "SPREAD"}
+    nodes: set = set()
+    for _ in range(3):
+        ds = read_frames(
+            paths,
+            None,
+            FrameSpec(24, 32, dtype="uint8"),
+            min_task_cost=0,
+            override_num_blocks=8,
+            ray_remote_args=spread,
+        )
+        nodes |= {r["node"] for r in ds.map_batches(node, batch_format="numpy", **spread).take_all()}
+        if len(nodes) == 2:
+            break
     assert len(nodes) == 2
