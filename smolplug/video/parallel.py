@@ -29,7 +29,8 @@ MAX_WORKERS = 4
 
 
 def clones(main: VideoDecoder, n: int) -> list[VideoDecoder]:
-    """``n`` more decoders of ``main``'s file (kept on it, reused, closed with it)."""
+    """``n`` decoders of ``main``'s file with counters of their own (kept on it, reused, closed
+    with it), told what ``main`` has learnt about the file."""
     from ..frames.readers import ReaderStats
     from .decode import VideoDecoder
 
@@ -42,28 +43,22 @@ def clones(main: VideoDecoder, n: int) -> list[VideoDecoder]:
     return main._clones[:n]
 
 
-def merge(main: VideoDecoder) -> None:
-    """The clones' counters into ``main``'s, and what they learnt about the file."""
-    for c in main._clones:
-        main.stats.frames_decoded += c.stats.frames_decoded
-        main.stats.pixels_decoded += c.stats.pixels_decoded
-        main.seeks += c.seeks
-        c.stats.frames_decoded = c.stats.pixels_decoded = c.seeks = 0
-        main._skipping &= c._skipping
-        main._seekable &= c._seekable
-
-
 def decode_segments(main: VideoDecoder, segments: Sequence[Segment], workers: int) -> Iterator[Decoded]:
-    """Every outcome of ``segments``, in order, decoded by ``main`` and its clones."""
-    decoders = [main, *clones(main, workers - 1)]
+    """Every outcome of ``segments``, in order, decoded by ``workers`` clones of ``main``. Only
+    the consumer's thread touches ``main``: each task reports what its clone (held by that task
+    alone) counted, and the counts and what the clone learnt are added here."""
+    decoders = clones(main, workers)
     free: queue.SimpleQueue = queue.SimpleQueue()
     for d in decoders:
         free.put(d)
 
-    def work(seg: Segment) -> list[Decoded]:
+    def work(seg: Segment) -> tuple[list[Decoded], VideoDecoder, tuple[int, int, int]]:
         d = free.get()
         try:
-            return list(d._segment(seg))
+            st = d.stats
+            frames, pixels, seeks = st.frames_decoded, st.pixels_decoded, d.seeks
+            out = list(d._segment(seg))
+            return out, d, (st.frames_decoded - frames, st.pixels_decoded - pixels, d.seeks - seeks)
         finally:
             free.put(d)
 
@@ -76,12 +71,15 @@ def decode_segments(main: VideoDecoder, segments: Sequence[Segment], workers: in
             if len(pending) >= len(decoders):
                 break
         while pending:
-            done = pending.popleft().result()
+            done, d, (frames, pixels, seeks) = pending.popleft().result()
             seg = next(todo, None)
             if seg is not None:
                 pending.append(pool.submit(work, seg))
-            merge(main)
+            main.stats.frames_decoded += frames
+            main.stats.pixels_decoded += pixels
+            main.seeks += seeks
+            main._skipping &= d._skipping
+            main._seekable &= d._seekable
             yield from done
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        merge(main)
