@@ -5,6 +5,8 @@ attributions against Captum's ``Occlusion``, approximate modes, real EfficientNe
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -30,10 +32,10 @@ def occluded(x: torch.Tensor, i: int, j: int, patch, stride, baseline=0.0) -> to
     return xo
 
 
-def check_exact(model, x, patch, stride, baseline=0.0, tol=1e-4):
+def check_exact(model, x, patch, stride, baseline=0.0, tol=1e-4, **kw):
     """Every grid position's logits against the model on the occluded image."""
     model.eval()
-    r = occlusion(model, x, patch, stride, baseline, return_logits=True, batch_size=7)
+    r = occlusion(model, x, patch, stride, baseline, return_logits=True, batch_size=7, **kw)
     P, S = (
         (patch, patch) if isinstance(patch, int) else patch,
         (stride, stride) if isinstance(stride, int) else stride,
@@ -201,6 +203,93 @@ def test_spatial_outputs_come_back_whole():
     torch.testing.assert_close(out, ref.reshape(2, -1))
 
 
+# -- the whole-tensor tail through onnxruntime -----------------------------------------------
+
+
+@pytest.fixture
+def fresh_tails(monkeypatch):
+    """No onnxruntime sessions kept from other tests."""
+    from smolplug.explain import tail
+
+    monkeypatch.setattr(tail, "_SESSIONS", type(tail._SESSIONS)())
+    return tail
+
+
+def tail_cnn(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        Res(8),
+        Res(8, 2, depthwise=True),
+        Res(8),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    ).eval()
+
+
+@pytest.mark.parametrize("whole_at", [1.0, 0.5])
+def test_tail_runs_through_onnxruntime_and_stays_exact(fresh_tails, whole_at):
+    pytest.importorskip("onnxruntime")
+    m = tail_cnn()
+    with torch.no_grad():  # batch norm statistics that are not the identity
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    r = check_exact(m, x, 6, 3, baseline=0.3, tail="onnx", whole_at=whole_at)
+    t = r.stats["tail"]
+    assert t["mode"] == "onnx" and sum(t["onnx_batches"].values()) == r.stats["batches"], t
+    assert not t["torch_batches"] and not t["why_torch"]
+    assert 0 < r.stats["macs_done"] <= r.stats["macs_full"]
+    again = occlusion(m, x, 6, 3, 0.3, tail="torch", batch_size=7)
+    np.testing.assert_allclose(r.heatmap, again.heatmap, atol=1e-4)
+    assert not again.stats["tail"]["onnx_batches"]
+    # whole layers from the frontier on: the same work at whole_at 1, more below it
+    if whole_at == 1.0:
+        assert again.stats["macs_done"] == r.stats["macs_done"]
+    else:
+        assert again.stats["macs_done"] < r.stats["macs_done"]
+    for v in m.modules():  # exporting left the model's modules in eval mode
+        assert not v.training
+
+
+def test_tail_falls_back_to_torch_and_says_why(fresh_tails, monkeypatch):
+    m, x = tail_cnn(1), torch.randn(1, 3, 20, 20)
+
+    def fail(*a, **k):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(torch.onnx, "export", fail)
+    r = check_exact(m, x, 5, 4, tail="onnx")
+    t = r.stats["tail"]
+    assert not t["onnx_batches"] and t["torch_batches"], t
+    assert all("onnx export failed: RuntimeError: no exporter here" in w for w in t["why_torch"].values())
+    monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)  # not installed
+    fresh_tails._SESSIONS.clear()
+    r = check_exact(m, x, 5, 4, tail="auto")
+    assert {*r.stats["tail"]["why_torch"].values()} == {"onnxruntime is not installed"}
+    with pytest.raises(ValueError, match="tail must be"):
+        occlusion(m, x, 5, 4, tail="tensorrt")
+
+
+def test_tail_after_fallbacks_and_spatial_outputs(fresh_tails):
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    r = check_exact(Gate(), torch.randn(1, 3, 12, 12), 4, 3, tail="onnx")
+    assert r.stats["fallbacks"] and r.stats["tail"]["onnx_batches"], r.stats
+    m = nn.Sequential(nn.Conv2d(3, 2, 3, 2, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)).eval()
+    x = torch.randn(1, 3, 10, 10)
+    occ = Occluder(m, x, (5, 5), (2, 2), 0.0, tail="onnx", whole_at=0.3)
+    out = occ.scores(np.array([[0, 0], [2, 1], [3, 3]]), 3)
+    with torch.no_grad():
+        ref = torch.cat([m(occluded(x, i, j, (5, 5), (2, 2))) for i, j in ((0, 0), (2, 1), (3, 3))])
+    torch.testing.assert_close(out, ref.reshape(3, -1), atol=1e-5, rtol=1e-4)
+    assert occ.engine.counters.tail_onnx, occ.engine.counters
+
+
 # -- against Captum -------------------------------------------------------------------------
 
 
@@ -274,6 +363,13 @@ def test_efficientnet_lite0_positions_match_reinference():
     assert ((out - ref).abs() / ref.abs().clamp(min=1)).max() < 1e-4
     assert isinstance(occ.engine, Incremental) and occ.engine.traced
     assert set(occ.engine.counters.fallbacks) <= {"_avg_pooling", "view", "size"}
+    if importlib.util.find_spec("onnxruntime") is None:
+        return
+    for whole_at in (1.0, 0.5):  # the 14x14 stage on through onnxruntime
+        occ = Occluder(m, x, (16, 16), (4, 4), 0.0, tail="onnx", whole_at=whole_at)
+        got = occ.scores(pos, 5)
+        assert ((got - ref).abs() / ref.abs().clamp(min=1)).max() < 1e-4
+        assert occ.engine.counters.tail_onnx and not occ.engine.counters.tail_torch, occ.engine.counters
 
 
 # -- command line -----------------------------------------------------------------------------

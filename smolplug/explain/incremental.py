@@ -10,6 +10,11 @@ one common size per batch). Each node of the ``torch.fx`` graph then yields one 
   data (computed exactly, or cut to ``tau`` of the layer when approximate) is held;
 - a whole tensor for the batch, after a node with no window rule (pasted into the base tensor
   and run as is: always correct, no saving from there on; the node is listed in ``fallbacks``).
+
+Once every activation later nodes read covers its whole layer (``whole_at`` of it or more: the
+rest is pasted from the cache), the rest of the graph (the tail) saves nothing more; with
+``tail="onnx"`` or ``"auto"`` it runs as one compiled unit through onnxruntime
+(:mod:`~smolplug.explain.tail`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from . import nodes
+from .tail import Tails
 from .windows import Axis, Win, affected, common, gather, hwc, paste, reads, union
 
 STATIC = object()  # marker: the node's value is the base input's, for every variant
@@ -32,13 +38,17 @@ STATIC = object()  # marker: the node's value is the base input's, for every var
 @dataclass
 class Counters:
     """Work done so far: variants run, multiply-adds of convolutions and linear layers done and
-    what whole re-inference would have done, fallbacks (node name -> why)."""
+    what whole re-inference would have done, fallbacks (node name -> why); batches whose tail
+    ran through onnxruntime / torch, per frontier node, and why torch ran a tail."""
 
     variants: int = 0
     batches: int = 0
     macs_done: int = 0
     macs_full: int = 0
     fallbacks: dict[str, str] = field(default_factory=dict)
+    tail_onnx: dict[str, int] = field(default_factory=dict)
+    tail_torch: dict[str, int] = field(default_factory=dict)
+    tail_why: dict[str, str] = field(default_factory=dict)
 
 
 class Incremental:
@@ -48,12 +58,28 @@ class Incremental:
     changed inputs. ``tau`` < 1 cuts each sliding-window layer's changed window to that fraction
     of the layer (Krypton's projective-field threshold): faster, approximate. A model
     ``torch.fx`` cannot trace is run whole on each changed input (``traced`` is False and
-    ``why_untraced`` says why)."""
+    ``why_untraced`` says why).
 
-    def __init__(self, model: torch.nn.Module, base: torch.Tensor, tau: float = 1.0):
+    ``tail``: where the windows cover whole layers (``whole_at`` of each layer or more), the
+    rest of the graph runs through torch (``"torch"``), through onnxruntime where it exports
+    and matches torch on the first batch (``"onnx"``), or where it is also faster than torch on
+    that batch (``"auto"``); torch otherwise, and ``counters.tail_why`` says why."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        base: torch.Tensor,
+        tau: float = 1.0,
+        tail: str = "torch",
+        whole_at: float = 1.0,
+    ):
+        if tail not in ("torch", "onnx", "auto"):
+            raise ValueError(f"tail must be 'torch', 'onnx' or 'auto', not {tail!r}")
         self.model, self.base, self.tau = model, base, float(tau)
+        self.tail, self.whole_at = tail, float(whole_at)
         self.counters = Counters()
         self.why_untraced = ""
+        self.tails: Tails | None = None
         try:
             self.gm: fx.GraphModule | None = fx.symbolic_trace(model)
         except Exception as e:  # any Python the tracer cannot follow: whole re-inference
@@ -82,6 +108,7 @@ class Incremental:
         self.cache, self.dynamic, self.rule = cache, set(), {}
         self.padded: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) inputs of sliding layers, padded
         self.hwc: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) operands of binary operations
+        self.node_macs: dict[fx.Node, int] = {}
         self.macs_per_input = 0
 
         def value(n: fx.Node) -> Any:
@@ -118,9 +145,11 @@ class Incremental:
                 self.rule[node] = ("sliding", sl)
                 ph, pw = sl.pad
                 self.padded[node] = hwc(F.pad(cache[src], (pw, pw, ph, ph), value=sl.fill))
-                self.macs_per_input += out.numel() * sl.macs_per_out
+                self.node_macs[node] = out.numel() * sl.macs_per_out
+                self.macs_per_input += self.node_macs[node]
                 continue
-            self.macs_per_input += nodes.linear_macs(node, self.modules, out)
+            self.node_macs[node] = nodes.linear_macs(node, self.modules, out)
+            self.macs_per_input += self.node_macs[node]
             pad = nodes.constant_pad(node, self.modules)
             if pad is not None and src in self.dynamic:
                 self.rule[node] = ("pad", pad)
@@ -130,11 +159,16 @@ class Incremental:
                 self.rule[node] = ("binary", None)
             else:
                 self.rule[node] = ("other", None)
-        self._fold_batchnorms()
+        folded = self._fold_batchnorms()
+        if self.tails is None or self.tails.gm is not self.gm:
+            self.tails = Tails(self.gm, self.dynamic, cache, folded, self.node_macs)
+        self.tails.cache = cache
 
-    def _fold_batchnorms(self) -> None:
+    def _fold_batchnorms(self) -> set[fx.Node]:
         """A convolution whose only user is an eval-mode batch norm runs with the norm folded
-        in; its windows then hold the norm's output (and its cached value is the norm's)."""
+        in; its windows then hold the norm's output (and its cached value is the norm's).
+        Returns the folded convolutions."""
+        folded = set()
         for node, (kind, sl) in list(self.rule.items()):
             users = list(node.users)
             if kind != "sliding" or sl.kind != "conv" or len(users) != 1 or users[0] not in self.rule:
@@ -144,6 +178,8 @@ class Incremental:
                 self.rule[node] = ("sliding", nodes.fold_batchnorm(sl, bn))
                 self.rule[users[0]] = ("folded", self.rule[users[0]])
                 self.cache[node] = self.cache[users[0]]
+                folded.add(node)
+        return folded
 
     # -- running a batch -------------------------------------------------------------------
 
@@ -165,7 +201,8 @@ class Incremental:
 
     def _run(self, win: Win, B: int) -> Any:
         env: dict[fx.Node, Any] = {}
-        for node in self.gm.graph.nodes:
+        cut = self.tail != "torch"
+        for i, node in enumerate(self.tails.order):
             if node.op == "placeholder":
                 env[node] = win
             elif node.op == "output":
@@ -174,7 +211,45 @@ class Incremental:
                 env[node] = STATIC
             else:
                 env[node] = self._node(node, env, B)
+                if cut and i in self.tails.live and self._covered(i, env):
+                    out = self._tail(i, env, B)
+                    if out is not None:
+                        return out
+                    cut = False  # torch runs this batch's tail
         raise ValueError("graph without output")
+
+    def _covered(self, i: int, env: dict) -> bool:
+        """Every activation read after node ``i`` covers ``whole_at`` of its layer or more."""
+        for n in self.tails.live[i]:
+            v = env[n]
+            if isinstance(v, Win):
+                h, w = v.data.shape[2:]
+                if h * w < self.whole_at * self.cache[n].shape[2] * self.cache[n].shape[3]:
+                    return False
+        return True
+
+    def _tail(self, i: int, env: dict, B: int) -> Any:
+        """The rest of the graph after node ``i`` through onnxruntime; None when torch runs it."""
+        tensors = [
+            env[n].data
+            if isinstance(env[n], Win) and env[n].data.shape[2:] == self.cache[n].shape[2:]
+            else self._whole(n, env[n])
+            for n in self.tails.live[i]
+            if isinstance(self.cache[n], torch.Tensor)
+        ]
+        t = self.tails.get(i, tensors, compare_speed=self.tail == "auto")
+        name, c = self.tails.order[i].name, self.counters
+        if t.session is None:
+            c.tail_torch[name] = c.tail_torch.get(name, 0) + 1
+            c.tail_why.setdefault(name, t.why)
+            return None
+        c.tail_onnx[name] = c.tail_onnx.get(name, 0) + 1
+        c.macs_done += B * self.tails.macs[i]
+        got = dict(zip(t.outputs, t.run(tensors), strict=True))
+        out = self.tails.order[-1]
+        return fx.node.map_arg(
+            out.args[0], lambda n: got[n.name] if n.name in got else self._whole(n, env[n])
+        )
 
     def _whole(self, n: fx.Node, v: Any) -> Any:
         if v is STATIC:

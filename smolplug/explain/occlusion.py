@@ -48,7 +48,15 @@ class Occluder:
     """Runs patch positions of one image through an :class:`Incremental` engine."""
 
     def __init__(
-        self, model: torch.nn.Module, image: torch.Tensor, patch, stride, baseline, tau: float = 1.0
+        self,
+        model: torch.nn.Module,
+        image: torch.Tensor,
+        patch,
+        stride,
+        baseline,
+        tau: float = 1.0,
+        tail: str = "torch",
+        whole_at: float = 1.0,
     ):
         self.image = image
         self.image_hwc = hwc(image)
@@ -56,7 +64,7 @@ class Occluder:
         self.patch = (min(patch[0], H), min(patch[1], W))
         self.stride = stride
         self.baseline = torch.as_tensor(baseline, dtype=image.dtype).expand_as(image).contiguous()
-        self.engine = Incremental(model, image, tau=tau)
+        self.engine = Incremental(model, image, tau=tau, tail=tail, whole_at=whole_at)
 
     def window(self, positions: np.ndarray) -> Win:
         """The occluded windows of the input for grid positions (n, 2)."""
@@ -100,6 +108,8 @@ def occlusion(
     coarse: int = 4,
     batch_size: int = 32,
     return_logits: bool = False,
+    tail: str = "auto",
+    whole_at: float = 1.0,
 ) -> OcclusionResult:
     """Occlusion heatmap and attribution of ``model`` (a ``torch.nn.Module``, put in eval mode)
     for ``image`` (C, H, W) or (1, C, H, W), Captum's ``Occlusion`` with sliding window
@@ -110,7 +120,12 @@ def occlusion(
     ``tau`` < 1 cuts each layer's changed window to that fraction of the layer (pick it with
     :func:`smolplug.explain.quality.tau_table` for a target quality); ``drill_down`` = f runs
     every ``coarse``-th grid position first, then the fraction f of the remaining positions
-    whose interpolated drop is highest, and interpolates the rest."""
+    whose interpolated drop is highest, and interpolates the rest.
+
+    ``tail``: once the changed windows cover whole layers (``whole_at`` of each layer or more,
+    the rest pasted from the cache: still exact), the rest of the model runs through
+    onnxruntime (``"onnx"``; ``"auto"``: where it is also faster than torch on the first batch)
+    or torch (``"torch"``); see :class:`~smolplug.explain.incremental.Incremental`."""
     t0 = time.perf_counter()
     x = torch.as_tensor(image, dtype=torch.float32)
     x = (x[None] if x.dim() == 3 else x).contiguous()
@@ -120,7 +135,7 @@ def occlusion(
     was_training = model.training
     model.eval()
     try:
-        occ = Occluder(model, x, P, S, baseline, tau)
+        occ = Occluder(model, x, P, S, baseline, tau, tail, whole_at)
         t1 = time.perf_counter()
         base = occ.engine.output.reshape(-1)
         tgt = int(base.argmax()) if target is None else int(target)
@@ -168,6 +183,13 @@ def occlusion(
         "macs_full": c.macs_full,
         "flops_saved": 1.0 - c.macs_done / c.macs_full if c.macs_full and occ.engine.traced else 0.0,
         "fallbacks": dict(c.fallbacks),
+        "tail": {
+            "mode": tail,
+            "whole_at": whole_at,
+            "onnx_batches": dict(c.tail_onnx),
+            "torch_batches": dict(c.tail_torch),
+            "why_torch": dict(c.tail_why),
+        },
         "seconds": {
             "trace_and_cache": t1 - t0,
             "positions": t2 - t1,
