@@ -408,6 +408,9 @@ def test_cli_writes_a_heatmap(tmp_path, capsys):
     assert main([*args, "--stride", "4", "--png", str(png)]) == 0
     out = capsys.readouterr().out
     assert "exact: 49 positions on a 7x7 grid" in out and png.stat().st_size > 1000
+    if importlib.util.find_spec("onnxruntime") is not None:
+        assert main([*args, "--tail", "onnx", "--whole-at", "0.1"]) == 0
+        assert "onnxruntime ran the tail of 2 of 2 batches" in capsys.readouterr().out
     assert (
         main(["explain", str(tmp_path / "missing.jpg"), "--model", "tests.test_explain:tiny_classifier"]) == 2
     )

@@ -50,6 +50,8 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             args.target,
             tau=args.tau,
             drill_down=args.drill_down,
+            tail=args.tail,
+            whole_at=args.whole_at,
         )
     s = r.stats
     mode = (
@@ -67,6 +69,13 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         f"largest drop {r.heatmap.max():.3f} with the patch at row {i * args.stride}, "
         f"column {j * args.stride}"
     )
+    t = s["tail"]
+    if t["onnx_batches"]:
+        console.print(
+            f"onnxruntime ran the tail of {sum(t['onnx_batches'].values())} of {s['batches']} batches"
+        )
+    for node, why in t["why_torch"].items():
+        console.print(f"[yellow]torch ran the tail after {node}: {why}[/yellow]")
     if s["fallbacks"]:
         console.print("run whole from: " + ", ".join(f"{k} {v}" for k, v in s["fallbacks"].items()))
     if not s["traced"]:
@@ -94,5 +103,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--drill-down", type=float, help="coarse pass, then this fraction of positions (approximate)"
     )
-    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument(
+        "--tail",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="where the windows cover whole layers, run the rest of the model through onnxruntime "
+        "(onnx; auto: where it is also faster than torch) or torch",
+    )
+    p.add_argument(
+        "--whole-at",
+        type=float,
+        default=1.0,
+        help="the tail starts where every window covers this share of its layer (exact at any value)",
+    )
+    p.add_argument("--threads", type=int, help="torch threads (and onnxruntime's for the tail)")
     p.set_defaults(func=cmd_explain)
