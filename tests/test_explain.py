@@ -275,6 +275,25 @@ def test_tail_falls_back_to_torch_and_says_why(fresh_tails, monkeypatch):
         occlusion(m, x, 5, 4, tail="tensorrt")
 
 
+def test_auto_tail_keeps_onnxruntime_only_where_it_beat_torch(fresh_tails, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import time
+
+    m, x = tail_cnn(2), torch.randn(1, 3, 24, 24)
+    r = check_exact(m, x, 6, 3, tail="auto", whole_at=0.5)
+    t = r.stats["tail"]
+    # the first batch at each frontier runs both ways (torch's answer kept), then the faster
+    assert sum(t["torch_batches"].values()) >= len(t["onnx_batches"]) + len(t["why_torch"]) >= 1, t
+    assert set(t["why_torch"].values()) <= {w for w in t["why_torch"].values() if "slower" in w}
+    fresh_tails._SESSIONS.clear()
+    run = fresh_tails.Tail.run
+    monkeypatch.setattr(fresh_tails.Tail, "run", lambda self, a: (time.sleep(0.05), run(self, a))[1])
+    r = check_exact(m, x, 6, 3, tail="auto", whole_at=0.5)
+    t = r.stats["tail"]
+    assert not t["onnx_batches"] and t["why_torch"], t
+    assert all(w.startswith("onnxruntime slower") for w in t["why_torch"].values())
+
+
 def test_tail_after_fallbacks_and_spatial_outputs(fresh_tails):
     pytest.importorskip("onnxruntime")
     torch.manual_seed(0)

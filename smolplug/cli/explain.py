@@ -113,7 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--whole-at",
         type=float,
-        default=1.0,
+        default=0.5,
         help="the tail starts where every window covers this share of its layer (exact at any value)",
     )
     p.add_argument("--threads", type=int, help="torch threads (and onnxruntime's for the tail)")

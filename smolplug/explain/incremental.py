@@ -20,6 +20,7 @@ rest is pasted from the cache), the rest of the graph (the tail) saves nothing m
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +63,9 @@ class Incremental:
 
     ``tail``: where the windows cover whole layers (``whole_at`` of each layer or more), the
     rest of the graph runs through torch (``"torch"``), through onnxruntime where it exports
-    and matches torch on the first batch (``"onnx"``), or where it is also faster than torch on
-    that batch (``"auto"``); torch otherwise, and ``counters.tail_why`` says why."""
+    and matches torch on the first batch (``"onnx"``), or where it is also faster than the
+    windowed torch run from the same node, timed once on the first batch that reaches it
+    (``"auto"``); torch otherwise, and ``counters.tail_why`` says why."""
 
     def __init__(
         self,
@@ -201,22 +203,37 @@ class Incremental:
 
     def _run(self, win: Win, B: int) -> Any:
         env: dict[fx.Node, Any] = {}
-        cut = self.tail != "torch"
+        cut, race = self.tail != "torch", None
         for i, node in enumerate(self.tails.order):
             if node.op == "placeholder":
                 env[node] = win
             elif node.op == "output":
-                return fx.node.map_arg(node.args[0], lambda n: self._whole(n, env[n]))
+                out = fx.node.map_arg(node.args[0], lambda n: self._whole(n, env[n]))
+                if race is not None:
+                    self._judge(*race)
+                return out
             elif node not in self.dynamic:
                 env[node] = STATIC
             else:
                 env[node] = self._node(node, env, B)
                 if cut and i in self.tails.live and self._covered(i, env):
-                    out = self._tail(i, env, B)
-                    if out is not None:
+                    cut = False  # one frontier per batch: onnxruntime from here, or torch
+                    out, race = self._tail(i, env, B)
+                    if out is not None and race is None:
                         return out
-                    cut = False  # torch runs this batch's tail
+                    if race is not None:
+                        race = (*race, time.perf_counter())
         raise ValueError("graph without output")
+
+    def _judge(self, t: Any, name: str, onnx_s: float, t0: float) -> None:
+        """``"auto"``: keep onnxruntime for this tail only if it beat the windowed torch run."""
+        torch_s = time.perf_counter() - t0
+        t.checked.update(onnx_s=onnx_s, torch_s=torch_s)
+        self.counters.tail_torch[name] = self.counters.tail_torch.get(name, 0) + 1
+        if onnx_s > torch_s:
+            t.session = None
+            t.why = f"onnxruntime slower ({onnx_s * 1e3:.0f} ms vs torch {torch_s * 1e3:.0f} ms a batch)"
+            self.counters.tail_why.setdefault(name, t.why)
 
     def _covered(self, i: int, env: dict) -> bool:
         """Every activation read after node ``i`` covers ``whole_at`` of its layer or more."""
@@ -228,8 +245,10 @@ class Incremental:
                     return False
         return True
 
-    def _tail(self, i: int, env: dict, B: int) -> Any:
-        """The rest of the graph after node ``i`` through onnxruntime; None when torch runs it."""
+    def _tail(self, i: int, env: dict, B: int) -> tuple[Any, tuple | None]:
+        """The rest of the graph after node ``i`` through onnxruntime (None when torch runs it)
+        and, the first time ``"auto"`` reaches this tail, (tail, onnxruntime's seconds): the
+        batch then also runs on in torch, timed."""
         tensors = [
             env[n].data
             if isinstance(env[n], Win) and env[n].data.shape[2:] == self.cache[n].shape[2:]
@@ -237,19 +256,25 @@ class Incremental:
             for n in self.tails.live[i]
             if isinstance(self.cache[n], torch.Tensor)
         ]
-        t = self.tails.get(i, tensors, compare_speed=self.tail == "auto")
+        t = self.tails.get(i, tensors)
         name, c = self.tails.order[i].name, self.counters
         if t.session is None:
             c.tail_torch[name] = c.tail_torch.get(name, 0) + 1
             c.tail_why.setdefault(name, t.why)
-            return None
+            return None, None
+        race = self.tail == "auto" and "onnx_s" not in t.checked
+        if race:
+            t.run(tensors)  # onnxruntime allocates for a new batch size on its first run
+        t0 = time.perf_counter()
+        got = dict(zip(t.outputs, t.run(tensors), strict=True))
+        if race:
+            return None, (t, name, time.perf_counter() - t0)
         c.tail_onnx[name] = c.tail_onnx.get(name, 0) + 1
         c.macs_done += B * self.tails.macs[i]
-        got = dict(zip(t.outputs, t.run(tensors), strict=True))
         out = self.tails.order[-1]
         return fx.node.map_arg(
             out.args[0], lambda n: got[n.name] if n.name in got else self._whole(n, env[n])
-        )
+        ), None
 
     def _whole(self, n: fx.Node, v: Any) -> Any:
         if v is STATIC:

@@ -109,7 +109,7 @@ def occlusion(
     batch_size: int = 32,
     return_logits: bool = False,
     tail: str = "auto",
-    whole_at: float = 1.0,
+    whole_at: float = 0.5,
 ) -> OcclusionResult:
     """Occlusion heatmap and attribution of ``model`` (a ``torch.nn.Module``, put in eval mode)
     for ``image`` (C, H, W) or (1, C, H, W), Captum's ``Occlusion`` with sliding window
@@ -122,10 +122,11 @@ def occlusion(
     every ``coarse``-th grid position first, then the fraction f of the remaining positions
     whose interpolated drop is highest, and interpolates the rest.
 
-    ``tail``: once the changed windows cover whole layers (``whole_at`` of each layer or more,
-    the rest pasted from the cache: still exact), the rest of the model runs through
-    onnxruntime (``"onnx"``; ``"auto"``: where it is also faster than torch on the first batch)
-    or torch (``"torch"``); see :class:`~smolplug.explain.incremental.Incremental`."""
+    ``tail``: once the changed windows cover ``whole_at`` of each layer or more (the rest is
+    pasted from the cache: exact at any value), the rest of the model runs whole through
+    onnxruntime (``"onnx"``; ``"auto"``: where it was also faster than the windowed torch run
+    from there, timed once) or torch (``"torch"``); see
+    :class:`~smolplug.explain.incremental.Incremental`."""
     t0 = time.perf_counter()
     x = torch.as_tensor(image, dtype=torch.float32)
     x = (x[None] if x.dim() == 3 else x).contiguous()

@@ -13,7 +13,6 @@ weights and the frontier, so the next image of the same model reuses them.
 from __future__ import annotations
 
 import io
-import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ class Tail:
     outputs: list[str]
     session: Any = None
     why: str = ""
-    checked: dict[str, float] = field(default_factory=dict)  # max difference, seconds each
+    checked: dict[str, float] = field(default_factory=dict)  # max difference; seconds, when timed
 
     def run(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         s = self.session
@@ -121,11 +120,10 @@ def keep(key: tuple, t: Tail) -> None:
         _SESSIONS.popitem(last=False)
 
 
-def session(t: Tail, example: list[torch.Tensor], threads: int, compare_speed: bool) -> Tail:
+def session(t: Tail, example: list[torch.Tensor], threads: int) -> Tail:
     """``t`` with an onnxruntime session for its subgraph, exported and checked against torch
     on the first two variants of ``example`` (the first batch's frontier tensors); on any
-    failure, or when onnxruntime is slower there and ``compare_speed``, ``why`` says why torch
-    runs it."""
+    failure ``why`` says why torch runs it."""
     if t.gm is None:
         return t
     try:
@@ -159,20 +157,13 @@ def session(t: Tail, example: list[torch.Tensor], threads: int, compare_speed: b
             t.why = f"onnx export failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
             t.session = None
             return t
-        t.run(list(ex))  # warm-up: onnxruntime allocates on the first run
-        t0 = time.perf_counter()
         got = t.run(list(ex))
-        t1 = time.perf_counter()
         ref = t.gm(*(e.clone() for e in ex))
-        t2 = time.perf_counter()
     ref = list(ref) if isinstance(ref, tuple | list) else [ref]
     diff = max(float(((a - b).abs() / b.abs().clamp(min=1)).max()) for a, b in zip(got, ref, strict=True))
-    t.checked = {"max_diff": diff, "onnx_s": t1 - t0, "torch_s": t2 - t1}
+    t.checked["max_diff"] = diff
     if not diff <= TOLERANCE:
         t.why, t.session = f"onnxruntime differs from torch by {diff:.1e}", None
-    elif compare_speed and t1 - t0 > t2 - t1:
-        t.why = f"onnxruntime slower ({(t1 - t0) * 1e3:.1f} ms vs torch {(t2 - t1) * 1e3:.1f} ms)"
-        t.session = None
     return t
 
 
@@ -199,9 +190,9 @@ class Tails:
         self.tails: dict[tuple, Tail] = {}
         self._hash: str | None = None
 
-    def get(self, i: int, tensors: list[torch.Tensor], compare_speed: bool) -> Tail:
+    def get(self, i: int, tensors: list[torch.Tensor]) -> Tail:
         threads = torch.get_num_threads()
-        key = (i, tuple(tuple(t.shape[1:]) for t in tensors), threads, compare_speed)
+        key = (i, tuple(tuple(t.shape[1:]) for t in tensors), threads)
         t = self.tails.get(key)
         if t is None:
             if self._hash is None:
@@ -213,7 +204,7 @@ class Tails:
             if t is None:
                 with torch.inference_mode(False):
                     t = build(self.gm, self.order, i, self.live[i], self.dynamic, self.cache)
-                    t = session(t, tensors, threads, compare_speed)
+                    t = session(t, tensors, threads)
                 keep(shared, t)
             self.tails[key] = t
         return t
