@@ -181,23 +181,58 @@ def part_a(console, args) -> dict:
         nyg, nxg = grid((224, 224), (P, P), (sg, sg))
         scale = ny * nx / (nyg * nxg)  # per-position cost x the stride-4 grid's positions
         note = "" if sg == S else f" (stride-{sg} grid, {nyg * nxg} positions, x {scale:.2f})"
-        if name != "vgg16":  # Captum and the incremental run, interleaved
-            approx_runs = []
-            for _ in range(args.repeats):
+        if name != "vgg16":  # Captum and the incremental runs, interleaved
+            approx_runs, torch_runs, ratios = [], [], []
+            for k in range(args.repeats):
                 t, ref = captum_seconds(model, x, target, sg)
                 cap_runs.append(t * scale)
-                r = occlusion(model, x, P, sg, 0.0, target)
+                r = occlusion(model, x, P, sg, 0.0, target, tail=args.tail, whole_at=args.whole_at)
                 inc_runs.append(r.stats["seconds"]["total"] * scale)
+                ratios.append(cap_runs[-1] / inc_runs[-1])
+                tl = r.stats["tail"]
+                print(
+                    f"  {name} run {k + 1}: Captum {cap_runs[-1]:.1f} s, incremental {inc_runs[-1]:.1f} s "
+                    f"(tail {args.tail}, whole_at {args.whole_at:g}: onnxruntime ran "
+                    f"{sum(tl['onnx_batches'].values())} of {r.stats['batches']} batches' tails"
+                    + (f"; torch: {tl['why_torch']}" if tl["why_torch"] else "")
+                    + ")",
+                    flush=True,
+                )
+                if args.tail != "torch":  # the same engine with the tail through torch
+                    rt = occlusion(model, x, P, sg, 0.0, target, tail="torch")
+                    torch_runs.append(rt.stats["seconds"]["total"] * scale)
                 if args.approx_tau < 1:
-                    ra = occlusion(model, x, P, sg, 0.0, target, tau=args.approx_tau)
+                    ra = occlusion(
+                        model,
+                        x,
+                        P,
+                        sg,
+                        0.0,
+                        target,
+                        tau=args.approx_tau,
+                        tail=args.tail,
+                        whole_at=args.approx_whole_at,
+                    )
                     approx_runs.append(ra.stats["seconds"]["total"] * scale)
             inc = statistics.median(inc_runs)
+            cap = statistics.median(cap_runs)
+            print(
+                f"  {name}: Captum / incremental per run {', '.join(f'{v:.2f}' for v in ratios)}",
+                flush=True,
+            )
+            if torch_runs:
+                tt = statistics.median(torch_runs)
+                print(
+                    f"  {name}: incremental, tail through torch {tt:.1f} s{note}: {cap / tt:.2f}x Captum; "
+                    f"the onnxruntime tail is {tt / inc:.2f}x faster",
+                    flush=True,
+                )
+                found.setdefault(name, {})["torch_tail"] = tt
             if approx_runs:
                 apx = statistics.median(approx_runs)
-                cap = statistics.median(cap_runs)
                 line = (
-                    f"  {name}: approximate (tau {args.approx_tau:g}) {apx:.1f} s{note}: "
-                    f"{cap / apx:.2f}x Captum, {inc / apx:.2f}x exact incremental; "
+                    f"  {name}: approximate (tau {args.approx_tau:g}, whole_at {args.approx_whole_at:g}) "
+                    f"{apx:.1f} s{note}: {cap / apx:.2f}x Captum, {inc / apx:.2f}x exact incremental; "
                     f"saved {ra.stats['flops_saved']:.0%}"
                 )
                 print(line, flush=True)
@@ -262,11 +297,13 @@ def part_a(console, args) -> dict:
     return found
 
 
-def _settings(text: str) -> list[tuple[float, float | None, int]]:
+def _settings(text: str, whole_at: float) -> list[tuple[float, float | None, int, float]]:
     out = []
     for item in text.split(","):
-        tau, dd, coarse = item.split(":")
-        out.append((float(tau), None if dd == "-" else float(dd), int(coarse)))
+        tau, dd, coarse, *wa = item.split(":")
+        out.append(
+            (float(tau), None if dd == "-" else float(dd), int(coarse), float(wa[0]) if wa else whole_at)
+        )
     return out
 
 
@@ -281,21 +318,31 @@ def part_b(console, args, captum_lite: float | None) -> None:
     n = min(4 if args.quick else args.photos, len(files))
     images = [xs[args.skip + i : args.skip + i + 1] for i in range(n)]
     t0 = time.perf_counter()
-    exact = [occlusion(model, im, P, S) for im in images]
+    exact = [occlusion(model, im, P, S, tail=args.tail, whole_at=args.whole_at) for im in images]
     exact_s = (time.perf_counter() - t0) / n
     heat = [r.heatmap for r in exact]
     console.print(f"B. exact heatmaps of {n} photos: {exact_s:.1f} s per photo")
     cal = images[: args.calibrate]
     rows = []
-    for tau, dd, coarse in _settings(args.settings) if args.calibrate else ():
+    for tau, dd, coarse, wa in _settings(args.settings, args.whole_at) if args.calibrate else ():
         (row,), _ = tau_table(
-            model, cal, [tau], drill_down=dd, exact=heat[: len(cal)], patch=P, stride=S, coarse=coarse
+            model,
+            cal,
+            [tau],
+            drill_down=dd,
+            exact=heat[: len(cal)],
+            patch=P,
+            stride=S,
+            coarse=coarse,
+            tail=args.tail,
+            whole_at=wa,
         )
-        row["coarse"] = coarse
+        row["coarse"], row["whole_at"] = coarse, wa
         rows.append(row)
         per = row["seconds"] / len(cal)
         print(
-            f"  tau {tau:g} drill-down {dd} coarse {coarse}: SSIM median {row['median_ssim']:.3f} "
+            f"  tau {tau:g} drill-down {dd} coarse {coarse} whole_at {wa:g}: "
+            f"SSIM median {row['median_ssim']:.3f} "
             f"min {row['min_ssim']:.3f}, Spearman median {row['median_spearman']:.3f}, "
             f"{per:.2f} s/photo ({exact_s / per:.2f}x exact)",
             flush=True,
@@ -303,7 +350,16 @@ def part_b(console, args, captum_lite: float | None) -> None:
     table = Table(
         title=f"quality vs tau on {len(cal)} photos (drill-down: coarse pass every `coarse` positions)"
     )
-    cols = ("tau", "drill-down", "coarse", "median SSIM", "min SSIM", "median Spearman", "min Spearman")
+    cols = (
+        "tau",
+        "drill-down",
+        "coarse",
+        "whole_at",
+        "median SSIM",
+        "min SSIM",
+        "median Spearman",
+        "min Spearman",
+    )
     for col in (*cols, "s per photo", "vs exact", "MACs saved"):
         table.add_column(col)
     for r in rows:
@@ -312,6 +368,7 @@ def part_b(console, args, captum_lite: float | None) -> None:
             f"{r['tau']:g}",
             str(r["drill_down"]),
             str(r["coarse"]),
+            f"{r['whole_at']:g}",
             f"{r['median_ssim']:.3f}",
             f"{r['min_ssim']:.3f}",
             f"{r['median_spearman']:.3f}",
@@ -323,23 +380,37 @@ def part_b(console, args, captum_lite: float | None) -> None:
     console.print(table)
     pick = choose_tau(rows, 0.95 + args.margin, 0.90 + args.margin)
     if not rows:  # no table: evaluate the first setting given
-        tau, dd, coarse = _settings(args.settings)[0]
-        pick = {"tau": tau, "drill_down": dd, "coarse": coarse}
-        console.print(f"evaluating tau {tau:g}, drill-down {dd}, coarse {coarse} (given, no table)")
+        tau, dd, coarse, wa = _settings(args.settings, args.whole_at)[0]
+        pick = {"tau": tau, "drill_down": dd, "coarse": coarse, "whole_at": wa}
+        console.print(
+            f"evaluating tau {tau:g}, drill-down {dd}, coarse {coarse}, whole_at {wa:g} (given, no table)"
+        )
     elif "coarse" in pick:
         console.print(
-            f"chosen: tau {pick['tau']:g}, drill-down {pick['drill_down']}, coarse {pick['coarse']} "
+            f"chosen: tau {pick['tau']:g}, drill-down {pick['drill_down']}, coarse {pick['coarse']}, "
+            f"whole_at {pick['whole_at']:g} "
             f"(fastest meeting median SSIM >= 0.95 / min >= 0.90 + {args.margin} on the calibration photos)"
         )
     else:  # none met it: evaluate the best-quality approximate setting anyway, and say so
         pick = max(rows, key=lambda r: r["median_ssim"])
         console.print(
             f"no setting met median SSIM >= 0.95 / min >= 0.90 on the calibration photos; evaluating the "
-            f"best one (tau {pick['tau']:g}, drill-down {pick['drill_down']}, coarse {pick['coarse']})"
+            f"best one (tau {pick['tau']:g}, drill-down {pick['drill_down']}, coarse {pick['coarse']}, "
+            f"whole_at {pick['whole_at']:g})"
         )
     t0 = time.perf_counter()
     approx = [
-        occlusion(model, im, P, S, tau=pick["tau"], drill_down=pick["drill_down"], coarse=pick["coarse"])
+        occlusion(
+            model,
+            im,
+            P,
+            S,
+            tau=pick["tau"],
+            drill_down=pick["drill_down"],
+            coarse=pick["coarse"],
+            tail=args.tail,
+            whole_at=pick["whole_at"],
+        )
         for im in images
     ]
     approx_s = (time.perf_counter() - t0) / n
@@ -508,6 +579,13 @@ def main(argv=None) -> int:
         "--timing-stride", type=int, default=S, help="part A: Captum and incremental timed on this grid"
     )
     ap.add_argument("--approx-tau", type=float, default=1.0, help="part A: also time tau < 1 against Captum")
+    ap.add_argument("--approx-whole-at", type=float, default=0.5, help="part A: whole_at of the tau < 1 run")
+    ap.add_argument(
+        "--tail", default="auto", choices=("auto", "onnx", "torch"), help="parts A, B: the whole-tensor tail"
+    )
+    ap.add_argument(
+        "--whole-at", type=float, default=0.5, help="parts A, B: the tail starts at this window share"
+    )
     ap.add_argument("--row-step", type=int, default=8, help="part A, VGG-16: every N-th grid row")
     ap.add_argument("--models", default="efficientnet_lite0,resnet18,vgg16", help="part A models")
     ap.add_argument("--lite-frames", type=int, default=240, help="part C: vtest.avi frames for Lite0")
@@ -518,7 +596,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--settings",
         default="0.9:-:4,0.95:-:4,1:0.5:2,0.9:0.5:2,1:0.2:4",
-        help="part B: approximate settings tau:drill-down(- for none):coarse, comma-separated",
+        help="part B: approximate settings tau:drill-down(- for none):coarse[:whole_at], comma-separated",
     )
     ap.add_argument("--captum-lite", type=float, help="part B without A: Captum's seconds on Lite0")
     ap.add_argument("--margin", type=float, default=0.01, help="added to the SSIM targets when choosing tau")
