@@ -19,18 +19,17 @@ rest is pasted from the cache), the rest of the graph (the tail) saves nothing m
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import fx
 
 from . import nodes
-from .tail import Tails
+from .cache import BaseCache
+from .tail import TailCut, Tails
 from .windows import Axis, Win, affected, common, gather, hwc, paste, reads, union
 
 STATIC = object()  # marker: the node's value is the base input's, for every variant
@@ -52,7 +51,7 @@ class Counters:
     tail_why: dict[str, str] = field(default_factory=dict)
 
 
-class Incremental:
+class Incremental(BaseCache, TailCut):
     """``model`` traced and every node's output cached for ``base`` (1, C, H, W).
 
     :meth:`run` takes a batch of changed input windows and returns the model's outputs for the
@@ -105,84 +104,6 @@ class Incremental:
     def traced(self) -> bool:
         return self.gm is not None
 
-    def _cache_base(self) -> None:
-        cache: dict[fx.Node, Any] = {}
-        self.cache, self.dynamic, self.rule = cache, set(), {}
-        self.padded: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) inputs of sliding layers, padded
-        self.hwc: dict[fx.Node, torch.Tensor] = {}  # (H, W, C) operands of binary operations
-        self.node_macs: dict[fx.Node, int] = {}
-        self.macs_per_input = 0
-
-        def value(n: fx.Node) -> Any:
-            return cache[n]
-
-        for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                cache[node] = self.base
-                self.dynamic.add(node)
-                continue
-            if node.op == "get_attr":
-                obj: Any = self.gm
-                for part in node.target.split("."):
-                    obj = getattr(obj, part)
-                cache[node] = obj
-                continue
-            args = fx.node.map_arg(node.args, value)
-            kwargs = fx.node.map_arg(node.kwargs, value)
-            if node.op == "output":
-                cache[node] = args[0]
-                self.output = args[0]
-                continue
-            cache[node] = out = nodes.apply(node, self.modules, args, kwargs)
-            if not any(n in self.dynamic for n in node.all_input_nodes):
-                continue
-            self.dynamic.add(node)
-            src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
-            sl = nodes.sliding(node, self.modules, value)
-            others_static = all(n is src or n not in self.dynamic for n in node.all_input_nodes)
-            if sl is not None and src in self.dynamic and others_static and cache[src].dim() == 4:
-                if sl.weight is not None:
-                    cl = sl.weight.detach().contiguous(memory_format=torch.channels_last)
-                    sl = dataclasses.replace(sl, weight=cl)
-                self.rule[node] = ("sliding", sl)
-                ph, pw = sl.pad
-                self.padded[node] = hwc(F.pad(cache[src], (pw, pw, ph, ph), value=sl.fill))
-                self.node_macs[node] = out.numel() * sl.macs_per_out
-                self.macs_per_input += self.node_macs[node]
-                continue
-            self.node_macs[node] = nodes.linear_macs(node, self.modules, out)
-            self.macs_per_input += self.node_macs[node]
-            pad = nodes.constant_pad(node, self.modules)
-            if pad is not None and src in self.dynamic:
-                self.rule[node] = ("pad", pad)
-            elif nodes.pointwise(node, self.modules):
-                self.rule[node] = ("pointwise", nodes.inplace(node, self.modules))
-            elif nodes.binary(node) and all(isinstance(a, fx.Node) for a in node.args):
-                self.rule[node] = ("binary", None)
-            else:
-                self.rule[node] = ("other", None)
-        folded = self._fold_batchnorms()
-        if self.tails is None or self.tails.gm is not self.gm:
-            self.tails = Tails(self.gm, self.dynamic, cache, folded, self.node_macs)
-        self.tails.cache = cache
-
-    def _fold_batchnorms(self) -> set[fx.Node]:
-        """A convolution whose only user is an eval-mode batch norm runs with the norm folded
-        in; its windows then hold the norm's output (and its cached value is the norm's).
-        Returns the folded convolutions."""
-        folded = set()
-        for node, (kind, sl) in list(self.rule.items()):
-            users = list(node.users)
-            if kind != "sliding" or sl.kind != "conv" or len(users) != 1 or users[0] not in self.rule:
-                continue
-            bn = nodes.eval_batchnorm(users[0], self.modules)
-            if bn is not None and users[0].args[0] is node:
-                self.rule[node] = ("sliding", nodes.fold_batchnorm(sl, bn))
-                self.rule[users[0]] = ("folded", self.rule[users[0]])
-                self.cache[node] = self.cache[users[0]]
-                folded.add(node)
-        return folded
-
     # -- running a batch -------------------------------------------------------------------
 
     def run(self, win: Win) -> Any:
@@ -224,57 +145,6 @@ class Incremental:
                     if race is not None:
                         race = (*race, time.perf_counter())
         raise ValueError("graph without output")
-
-    def _judge(self, t: Any, name: str, onnx_s: float, t0: float) -> None:
-        """``"auto"``: keep onnxruntime for this tail only if it beat the windowed torch run."""
-        torch_s = time.perf_counter() - t0
-        t.checked.update(onnx_s=onnx_s, torch_s=torch_s)
-        self.counters.tail_torch[name] = self.counters.tail_torch.get(name, 0) + 1
-        if onnx_s > torch_s:
-            t.session = None
-            t.why = f"onnxruntime slower ({onnx_s * 1e3:.0f} ms vs torch {torch_s * 1e3:.0f} ms a batch)"
-            self.counters.tail_why.setdefault(name, t.why)
-
-    def _covered(self, i: int, env: dict) -> bool:
-        """Every activation read after node ``i`` covers ``whole_at`` of its layer or more."""
-        for n in self.tails.live[i]:
-            v = env[n]
-            if isinstance(v, Win):
-                h, w = v.data.shape[2:]
-                if h * w < self.whole_at * self.cache[n].shape[2] * self.cache[n].shape[3]:
-                    return False
-        return True
-
-    def _tail(self, i: int, env: dict, B: int) -> tuple[Any, tuple | None]:
-        """The rest of the graph after node ``i`` through onnxruntime (None when torch runs it)
-        and, the first time ``"auto"`` reaches this tail, (tail, onnxruntime's seconds): the
-        batch then also runs on in torch, timed."""
-        tensors = [
-            env[n].data
-            if isinstance(env[n], Win) and env[n].data.shape[2:] == self.cache[n].shape[2:]
-            else self._whole(n, env[n])
-            for n in self.tails.live[i]
-            if isinstance(self.cache[n], torch.Tensor)
-        ]
-        t = self.tails.get(i, tensors)
-        name, c = self.tails.order[i].name, self.counters
-        if t.session is None:
-            c.tail_torch[name] = c.tail_torch.get(name, 0) + 1
-            c.tail_why.setdefault(name, t.why)
-            return None, None
-        race = self.tail == "auto" and "onnx_s" not in t.checked
-        if race:
-            t.run(tensors)  # onnxruntime allocates for a new batch size on its first run
-        t0 = time.perf_counter()
-        got = dict(zip(t.outputs, t.run(tensors), strict=True))
-        if race:
-            return None, (t, name, time.perf_counter() - t0)
-        c.tail_onnx[name] = c.tail_onnx.get(name, 0) + 1
-        c.macs_done += B * self.tails.macs[i]
-        out = self.tails.order[-1]
-        return fx.node.map_arg(
-            out.args[0], lambda n: got[n.name] if n.name in got else self._whole(n, env[n])
-        ), None
 
     def _whole(self, n: fx.Node, v: Any) -> Any:
         if v is STATIC:

@@ -13,6 +13,7 @@ weights and the frontier, so the next image of the same model reuses them.
 from __future__ import annotations
 
 import io
+import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from typing import Any
 
 import torch
 from torch import fx
+
+from .windows import Win
 
 #: largest difference between onnxruntime's and torch's tail outputs, x max(1, |torch's|)
 TOLERANCE = 1e-5
@@ -208,3 +211,60 @@ class Tails:
                 keep(shared, t)
             self.tails[key] = t
         return t
+
+
+class TailCut:
+    """The executor's side of the tail (mixed into :class:`~smolplug.explain.incremental.
+    Incremental`): whether a batch reached its frontier, the tail run through onnxruntime, and
+    ``"auto"``'s one timed race against the windowed torch run."""
+
+    def _judge(self, t: Any, name: str, onnx_s: float, t0: float) -> None:
+        """``"auto"``: keep onnxruntime for this tail only if it beat the windowed torch run."""
+        torch_s = time.perf_counter() - t0
+        t.checked.update(onnx_s=onnx_s, torch_s=torch_s)
+        self.counters.tail_torch[name] = self.counters.tail_torch.get(name, 0) + 1
+        if onnx_s > torch_s:
+            t.session = None
+            t.why = f"onnxruntime slower ({onnx_s * 1e3:.0f} ms vs torch {torch_s * 1e3:.0f} ms a batch)"
+            self.counters.tail_why.setdefault(name, t.why)
+
+    def _covered(self, i: int, env: dict) -> bool:
+        """Every activation read after node ``i`` covers ``whole_at`` of its layer or more."""
+        for n in self.tails.live[i]:
+            v = env[n]
+            if isinstance(v, Win):
+                h, w = v.data.shape[2:]
+                if h * w < self.whole_at * self.cache[n].shape[2] * self.cache[n].shape[3]:
+                    return False
+        return True
+
+    def _tail(self, i: int, env: dict, B: int) -> tuple[Any, tuple | None]:
+        """The rest of the graph after node ``i`` through onnxruntime (None when torch runs it)
+        and, the first time ``"auto"`` reaches this tail, (tail, onnxruntime's seconds): the
+        batch then also runs on in torch, timed."""
+        tensors = [
+            env[n].data
+            if isinstance(env[n], Win) and env[n].data.shape[2:] == self.cache[n].shape[2:]
+            else self._whole(n, env[n])
+            for n in self.tails.live[i]
+            if isinstance(self.cache[n], torch.Tensor)
+        ]
+        t = self.tails.get(i, tensors)
+        name, c = self.tails.order[i].name, self.counters
+        if t.session is None:
+            c.tail_torch[name] = c.tail_torch.get(name, 0) + 1
+            c.tail_why.setdefault(name, t.why)
+            return None, None
+        race = self.tail == "auto" and "onnx_s" not in t.checked
+        if race:
+            t.run(tensors)  # onnxruntime allocates for a new batch size on its first run
+        t0 = time.perf_counter()
+        got = dict(zip(t.outputs, t.run(tensors), strict=True))
+        if race:
+            return None, (t, name, time.perf_counter() - t0)
+        c.tail_onnx[name] = c.tail_onnx.get(name, 0) + 1
+        c.macs_done += B * self.tails.macs[i]
+        out = self.tails.order[-1]
+        return fx.node.map_arg(
+            out.args[0], lambda n: got[n.name] if n.name in got else self._whole(n, env[n])
+        ), None
