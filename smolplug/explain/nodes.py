@@ -109,7 +109,7 @@ def _pool(kind: str, k, s, p, dil=1, ceil_mode=False, count_include_pad=True, di
         def run(x: torch.Tensor) -> torch.Tensor:
             return F.max_pool2d(x, k, s, 0, d)
 
-        return Sliding("max", ext, s, p, float("-inf"), run, 0)
+        return Sliding("max", ext, s, p, float("-inf"), run, 0, dilation=d)
     if d != (1, 1):
         return None
 
