@@ -1,11 +1,14 @@
 """Static cameras: consecutive sampled frames differ in a few regions, so each frame is run as a
-change of a reference frame: the reference's activations are cached once, the changed region
-of each frame is found block-wise on the model's (low-resolution) input, and only its windows
-are recomputed. The reference is refreshed when the changed area grows too large.
+change of a reference frame: the reference's activations are cached, the changed blocks of each
+frame are found on the model's own (low-resolution) input, and each layer computes only the
+pixels those blocks reach (:mod:`.sparse`). The last frame of every batch becomes the
+reference of the next (its activations are at hand), so a change is measured against a frame
+at most one batch earlier.
 
-Exact at ``threshold=0`` (every pixel that differs from the reference is inside the window);
-above it, blocks whose largest difference is at most ``threshold`` keep the reference's pixels
-(approximate)."""
+Exact at ``threshold=0`` (every pixel that differs from the reference is inside a changed
+block); above it, blocks whose largest difference is at most ``threshold`` keep the
+reference's pixels (approximate; the reference then holds, per block, the pixels last
+propagated, so what is ignored never drifts further than the threshold)."""
 
 from __future__ import annotations
 
@@ -17,22 +20,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .incremental import Incremental, Win
+from .sparse import SparseExecutor
 
 
 @dataclass
 class StaticStats:
-    """Frames run: the first (the first reference), whole (changed too much: run whole, the last
-    of a batch becomes the reference), unchanged (the reference's output reused), incremental;
-    references taken; mean changed share over incremental frames; multiply-adds done vs whole
+    """Frames run: the first (the first reference), unchanged (the reference's output reused),
+    incremental; references taken; changed share of the input per incremental frame; output
+    pixels computed out of those of the layers run sparsely; multiply-adds done vs whole
     inference; seconds."""
 
     frames: int = 0
     references: int = 0
-    whole: int = 0
     unchanged: int = 0
     incremental: int = 0
     changed_share: list[float] = field(default_factory=list)
+    pixels: tuple[int, int] = (0, 0)
     macs_done: int = 0
     macs_full: int = 0
     seconds: float = 0.0
@@ -42,19 +45,25 @@ class StaticStats:
         return float(np.mean(self.changed_share)) if self.changed_share else 0.0
 
 
-def changed_boxes(frames: torch.Tensor, ref: torch.Tensor, threshold: float, block: int) -> np.ndarray:
-    """Per frame, the box ``(y0, y1, x0, x1)`` (pixels, end exclusive) covering every
-    ``block`` x ``block`` block whose largest absolute difference from ``ref`` (over channels)
-    exceeds ``threshold``; ``(0, 0, 0, 0)`` when none does."""
+def changed_blocks(frames: torch.Tensor, ref: torch.Tensor, threshold: float, block: int) -> torch.Tensor:
+    """(N, 1, H, W) bool: the pixels of every ``block`` x ``block`` block whose largest absolute
+    difference from ``ref`` (over channels) exceeds ``threshold``."""
     H, W = frames.shape[2:]
     d = (frames - ref).abs().amax(1, keepdim=True)
-    blocks = F.max_pool2d(d, block, block, ceil_mode=True)[:, 0] > threshold  # (N, Hb, Wb)
-    rows, cols = blocks.any(2).numpy(), blocks.any(1).numpy()
+    blocks = F.max_pool2d(d, block, block, ceil_mode=True) > threshold
+    return blocks.repeat_interleave(block, 2).repeat_interleave(block, 3)[:, :, :H, :W]
+
+
+def changed_boxes(frames: torch.Tensor, ref: torch.Tensor, threshold: float, block: int) -> np.ndarray:
+    """Per frame, the box ``(y0, y1, x0, x1)`` (pixels, end exclusive) around every changed
+    block (see :func:`changed_blocks`); ``(0, 0, 0, 0)`` when none changed."""
+    m = changed_blocks(frames, ref, threshold, block)[:, 0]
+    rows, cols = m.any(2).numpy(), m.any(1).numpy()
     out = np.zeros((len(frames), 4), np.int64)
     for n in range(len(frames)):
         r, c = np.flatnonzero(rows[n]), np.flatnonzero(cols[n])
         if len(r):
-            out[n] = (r[0] * block, min((r[-1] + 1) * block, H), c[0] * block, min((c[-1] + 1) * block, W))
+            out[n] = (r[0], r[-1] + 1, c[0], c[-1] + 1)
     return out
 
 
@@ -62,92 +71,63 @@ class StaticCamera:
     """``model`` on a static camera's frames, each run as the change from a reference frame.
 
     ``threshold``: largest per-pixel difference (model input units) a block may have and count
-    as unchanged (0: exact). ``block``: block side, pixels. ``refresh``: a frame whose changed
-    box covers more than this share of the frame becomes the new reference (whole inference).
-    ``tau`` < 1 also cuts windows as in approximate occlusion."""
+    as unchanged (0: exact). ``block``: block side, pixels. ``batch_size``: frames run together
+    against one reference (the last of them is the next reference). ``dense_share``: a layer
+    runs whole when more of its outputs changed."""
 
     def __init__(
         self,
         model: torch.nn.Module,
         threshold: float = 0.0,
         block: int = 4,
-        refresh: float = 0.6,
-        batch_size: int = 32,
-        tau: float = 1.0,
+        batch_size: int = 16,
+        dense_share: float = 0.5,
     ):
         self.model = model.eval()
-        self.threshold, self.block, self.refresh = float(threshold), int(block), float(refresh)
-        self.batch_size, self.tau = int(batch_size), float(tau)
-        self.engine: Incremental | None = None
-        self.ref: torch.Tensor | None = None
+        self.threshold, self.block = float(threshold), int(block)
+        self.batch_size, self.dense_share = int(batch_size), float(dense_share)
+        self.engine: SparseExecutor | None = None
         self.stats = StaticStats()
-
-    def _reference(self, frame: torch.Tensor) -> Any:
-        self.ref = frame[None].contiguous()
-        if self.engine is None:
-            self.engine = Incremental(self.model, self.ref, tau=self.tau)
-        else:
-            self.engine.rebase(self.ref)
-        self.stats.references += 1
-        self.stats.macs_done += self.engine.macs_per_input
-        return self.engine.output
 
     def run(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Outputs (N, ...) for frames (N, C, H, W), in order; the reference carries over to the
         next call (consecutive chunks of one stream)."""
         t0 = time.perf_counter()
         x = torch.as_tensor(frames, dtype=torch.float32)
-        H, W = x.shape[2:]
         outs: list[torch.Tensor] = []
-        i = 0
+        s = self.stats
         with torch.inference_mode():
+            i = 0
+            if self.engine is None and len(x):
+                self.engine = SparseExecutor(self.model, x[:1].contiguous(), self.dense_share)
+                s.references += 1
+                s.macs_done += self.engine.macs_per_input
+                outs.append(self.engine.output.reshape(1, -1))
+                i = 1
+            eng = self.engine
             while i < len(x):
-                if self.ref is None:
-                    outs.append(self._reference(x[i]).reshape(1, -1))
-                    i += 1
-                    continue
                 chunk = x[i : i + self.batch_size]
                 i += len(chunk)
-                boxes = changed_boxes(chunk, self.ref, self.threshold, self.block)
-                share = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2]) / (H * W)
-                big = share > self.refresh
-                out = torch.empty(len(chunk), self.engine.output.numel())
-                small = np.flatnonzero(~big)
-                if len(small):
-                    out[small] = self._incremental(chunk[small], boxes[small], share[small])
-                whole = np.flatnonzero(big)
-                if len(whole):  # run whole, and the last of them is the new reference
-                    out[whole] = self.model(chunk[whole]).reshape(len(whole), -1)
-                    self.stats.whole += len(whole)
-                    self.stats.macs_done += len(whole) * self.engine.macs_per_input
-                    self._reference(chunk[whole[-1]])
-                outs.append(out)
-        self.stats.frames += len(x)
-        self.stats.macs_full += len(x) * (self.engine.macs_per_input if self.engine else 0)
-        self.stats.seconds += time.perf_counter() - t0
-        return torch.cat(outs)
-
-    def _incremental(self, frames: torch.Tensor, boxes: np.ndarray, share: np.ndarray) -> torch.Tensor:
-        eng = self.engine
-        assert eng is not None
-        out = eng.output.reshape(1, -1).expand(len(frames), -1).clone()
-        moved = np.flatnonzero(share > 0)
-        self.stats.unchanged += len(frames) - len(moved)
-        if not len(moved):
-            return out
-        H, W = frames.shape[2:]
-        b = boxes[moved]
-        h, w = int((b[:, 1] - b[:, 0]).max()), int((b[:, 3] - b[:, 2]).max())
-        y = np.minimum(b[:, 0], H - h)
-        x = np.minimum(b[:, 2], W - w)
-        crops = [frames[k, :, y[j] : y[j] + h, x[j] : x[j] + w] for j, k in enumerate(moved.tolist())]
-        data = torch.stack(crops).contiguous(memory_format=torch.channels_last)
-        before = eng.counters.macs_done
-        out[moved] = eng.run(Win(data, y, x)).reshape(len(moved), -1)
-        self.stats.macs_done += eng.counters.macs_done - before
-        self.stats.incremental += len(moved)
-        self.stats.changed_share += share[moved].tolist()
-        return out
+                ref = eng.base
+                mask = changed_blocks(chunk, ref, self.threshold, self.block)
+                share = mask.flatten(1).float().mean(1)
+                moved = share > 0
+                s.unchanged += int((~moved).sum())
+                s.incremental += int(moved.sum())
+                s.changed_share += share[moved].tolist()
+                if self.threshold > 0:
+                    chunk = torch.where(mask, chunk, ref)
+                before = eng.counters.macs_done
+                out = eng.run(chunk.contiguous(), mask, adopt=len(chunk) - 1)
+                s.references += 1
+                s.macs_done += eng.counters.macs_done - before
+                outs.append(out.reshape(len(chunk), -1))
+            if eng is not None:
+                s.pixels = tuple(eng.pixels)
+        s.frames += len(x)
+        s.macs_full += len(x) * (self.engine.macs_per_input if self.engine else 0)
+        s.seconds += time.perf_counter() - t0
+        return torch.cat(outs) if outs else torch.zeros(0)
 
 
 def static_camera_plan(
