@@ -112,6 +112,35 @@ def test_grouped_depthwise_gates_padding_and_spatial_outputs(dense_share):
         assert 0 < eng.pixels[0] < eng.pixels[1]
 
 
+class AsksShape(nn.Module):
+    """Asks its input's batch size and shape first (as EfficientNet's forward does), then
+    flattens by it: a shape query must not turn the changed pixels into whole tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 4, 3, 2)
+
+    def forward(self, x):
+        bs, c = x.size(0), x.shape[1]
+        y = self.b(torch.relu(self.a(x))) * (x.dim() - 3) * c / 3
+        return y.reshape(bs, -1)
+
+
+def test_shape_queries_keep_the_changes_sparse():
+    torch.manual_seed(4)
+    m = AsksShape().eval()
+    x0 = torch.randn(1, 3, 24, 24)
+    frames = x0.repeat(3, 1, 1, 1)
+    frames[1, :, 2:5, 3:6] += 1.0
+    frames[2, :, 18:20, 10:22] -= 1.0
+    eng = SparseExecutor(m, x0, dense_share=0.5)
+    out = eng.run(frames, exact_mask(frames, x0))
+    with torch.no_grad():
+        torch.testing.assert_close(out, m(frames), atol=1e-5, rtol=1e-5)
+    assert 0 < eng.pixels[0] < eng.pixels[1] / 4  # both convolutions ran on changed pixels only
+
+
 def test_reach_is_the_set_of_outputs_reading_a_changed_input():
     from smolplug.explain.nodes import Sliding
 

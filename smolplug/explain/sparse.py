@@ -177,6 +177,9 @@ class SparseExecutor(Incremental):
             out = self._binary(node, env, N)
             if out is not None:
                 return out
+        if isinstance(v, Rows) and _shape_query(node):  # x.size(0), x.shape, x.dim(): no data needed
+            meta = torch.empty(v.shape, device="meta")
+            return nodes.apply(node, self.modules, (meta, *node.args[1:]), dict(node.kwargs))
         # anything else runs whole; a 4-D result counts as changed everywhere
         args = fx.node.map_arg(node.args, lambda n: self._value(n, env, N))
         kwargs = fx.node.map_arg(node.kwargs, lambda n: self._value(n, env, N))
@@ -270,3 +273,15 @@ class SparseExecutor(Incremental):
             node, self.modules, (self._lookup(va, a, pos, shape), self._lookup(vb, b, pos, shape)), {}
         )
         return Rows(out, pos, shape, node, mask)
+
+
+def _shape_query(node: fx.Node) -> bool:
+    """The node asks only for its argument's shape (``size``, ``dim``, ``shape``, ``ndim``)."""
+    if node.op == "call_method":
+        return node.target in ("size", "dim")
+    return (
+        node.op == "call_function"
+        and node.target is getattr
+        and len(node.args) == 2
+        and node.args[1] in ("shape", "ndim")
+    )

@@ -99,7 +99,8 @@ class StaticCamera:
         with torch.inference_mode():
             i = 0
             if self.engine is None and len(x):
-                self.engine = SparseExecutor(self.model, x[:1].contiguous(), self.dense_share)
+                # a copy, not a view: callers may reuse their buffers for the next frames
+                self.engine = SparseExecutor(self.model, x[:1].clone(), self.dense_share)
                 s.references += 1
                 s.macs_done += self.engine.macs_per_input
                 outs.append(self.engine.output.reshape(1, -1))
