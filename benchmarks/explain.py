@@ -22,11 +22,13 @@ C. Static camera, vtest.avi (a fixed street camera): the reference engines' prox
    third, 50x50 input, its cascade's thresholds decide each frame: no / yes / ask the reference;
    BlazeIt-style: people per frame, the cnn16@65 proxy) and EfficientNet-Lite0 (224x224 centre
    crop, top-1 class, the first ``--lite-frames`` frames); every frame and every 3rd frame. Per
-   threshold (model-input units; 0 is exact): StaticCamera's seconds against full inference
-   (torch, batches of 64, as the engines run their proxies), answers against full inference
-   (NoScope decisions and Lite0 classes: share of frames agreeing; BlazeIt counts: mean absolute
-   error), references taken, mean changed share. "at target": the largest threshold whose
-   answers meet agreement >= 99 % / MAE <= 0.05.
+   threshold (model-input units; 0 is exact): StaticCamera's seconds against full inference in
+   two layouts (torch, batches of 64: NCHW, as the engines run their proxies, and channels-last,
+   which this CPU build runs much faster), the static camera's speedup over each, answers against
+   full inference (NoScope decisions and Lite0 classes: share of frames agreeing; BlazeIt
+   counts: mean absolute error), mean changed share of the input, share of the sparsely run
+   layers' output pixels computed, multiply-adds saved. "at target": the largest threshold
+   whose answers meet agreement >= 99 % / MAE <= 0.05, against the faster full inference.
 
     .venv/bin/python benchmarks/explain.py [--quick] [--part A|B|C|ABC] [--repeats 3]
 """
@@ -457,13 +459,18 @@ def part_b(console, args, captum_lite: float | None) -> None:
 THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def full(model, x: np.ndarray) -> np.ndarray:
+def full(model, x: np.ndarray, channels_last: bool = False) -> np.ndarray:
+    """The model on every frame, batches of 64 (``channels_last``: model and input in NHWC)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     out = []
-    with torch.inference_mode():
-        for s in range(0, len(x), 64):
-            out.append(
-                model(torch.from_numpy(np.ascontiguousarray(x[s : s + 64]))).reshape(min(64, len(x) - s), -1)
-            )
+    try:
+        with torch.inference_mode():
+            for s in range(0, len(x), 64):
+                b = torch.from_numpy(np.ascontiguousarray(x[s : s + 64])).contiguous(memory_format=fmt)
+                out.append(model(b).reshape(len(b), -1))
+    finally:
+        model.to(memory_format=torch.contiguous_format)
     return torch.cat(out).numpy()
 
 
@@ -525,24 +532,28 @@ def workloads(lite_frames: int):
 def part_c(console, args) -> None:
     from rich.table import Table
 
-    for name, model, frames, answer, kind in workloads(args.lite_frames):
-        block = max(2, frames.shape[-1] // 16)
+    wanted = [w.strip().lower() for w in args.camera_models.split(",") if w.strip()]
+    for name, model, frames, answer, kind in workloads(args.lite_frames if "lite0" in wanted else 0):
+        if not any(w in name.lower().replace("efficientnet-", "") for w in wanted):
+            continue
         for step in (1, 3):
             x = frames[::step]
-            ref = full(model, x)
-            truth = answer(ref)
+            truth = answer(full(model, x))
             table = Table(
-                title=f"{name}: every {'' if step == 1 else '3rd '}frame ({len(x)}); full inference and the "
-                f"static camera timed alternately, {args.repeats} pairs, median ratio"
+                title=f"{name}: every {'' if step == 1 else '3rd '}frame ({len(x)}); full inference (NCHW, "
+                f"channels-last) and the static camera (block {args.block}, batches of 64) timed in turn, "
+                f"{args.repeats} rounds, medians"
             )
             for col in (
                 "threshold",
-                "seconds (full)",
-                "seconds",
-                "speedup",
+                "s full NCHW",
+                "s full NHWC",
+                "s static",
+                "vs NCHW",
+                "vs NHWC",
                 "agreement" if kind == "agree" else "MAE",
-                "references",
                 "changed share",
+                "pixels computed",
                 "MACs saved",
             ):
                 table.add_column(col)
@@ -550,39 +561,41 @@ def part_c(console, args) -> None:
             for th in THRESHOLDS:
                 cam = None
 
-                def run(th=th, x=x, m=model, b=block):
+                def run(th=th, x=x, m=model):
                     nonlocal cam
-                    cam = StaticCamera(m, threshold=th, block=b, refresh=0.6, batch_size=64)
+                    cam = StaticCamera(m, threshold=th, block=args.block, batch_size=64)
                     return cam.run(x).numpy()
 
-                pairs = []
-                for _ in range(args.repeats):  # alternate, so load changes hit both
-                    t_full, _ = timed(lambda x=x, m=model: full(m, x), 1)
+                rounds = []
+                for _ in range(args.repeats):  # in turn, so load changes hit all three
+                    t_nchw, _ = timed(lambda x=x, m=model: full(m, x), 1)
+                    t_nhwc, _ = timed(lambda x=x, m=model: full(m, x, channels_last=True), 1)
                     t, out = timed(run, 1)
-                    pairs.append((t_full, t))
-                t_full = statistics.median(p[0] for p in pairs)
-                t = statistics.median(p[1] for p in pairs)
-                speedup = statistics.median(p[0] / p[1] for p in pairs)
+                    rounds.append((t_nchw, t_nhwc, t))
+                med = [statistics.median(r[i] for r in rounds) for i in range(3)]
+                vs = [statistics.median(r[i] / r[2] for r in rounds) for i in range(2)]
                 got = answer(out)
                 q = float((got == truth).mean()) if kind == "agree" else float(np.abs(got - truth).mean())
-                ok = q >= 0.99 if kind == "agree" else q <= 0.05
-                if ok:
-                    best = (th, speedup)
+                if q >= 0.99 if kind == "agree" else q <= 0.05:
+                    best = (th, vs[0], vs[1])
                 s = cam.stats
                 saved = 1 - s.macs_done / s.macs_full if s.macs_full else 0.0
+                computed, total = s.pixels
                 table.add_row(
                     f"{th:g}",
-                    f"{t_full:.2f}",
-                    f"{t:.2f}",
-                    f"{speedup:.2f}x",
+                    *(f"{t:.2f}" for t in med),
+                    *(f"{v:.2f}x" for v in vs),
                     f"{q:.1%}" if kind == "agree" else f"{q:.3f}",
-                    str(s.references),
                     f"{s.mean_changed_share:.0%}",
+                    f"{computed / total:.0%}" if total else "-",
                     f"{saved:.0%}",
                 )
             console.print(table)
             if best:
-                console.print(f"at target: threshold {best[0]:g}, {best[1]:.2f}x full inference")
+                console.print(
+                    f"at target: threshold {best[0]:g}, {best[1]:.2f}x full NCHW inference, "
+                    f"{best[2]:.2f}x channels-last"
+                )
             else:
                 console.print("at target: no threshold meets it")
 
@@ -605,6 +618,12 @@ def main(argv=None) -> int:
     ap.add_argument("--row-step", type=int, default=8, help="part A, VGG-16: every N-th grid row")
     ap.add_argument("--models", default="efficientnet_lite0,resnet18,vgg16", help="part A models")
     ap.add_argument("--lite-frames", type=int, default=240, help="part C: vtest.avi frames for Lite0")
+    ap.add_argument(
+        "--camera-models",
+        default="noscope,blazeit,lite0",
+        help="part C: which of the three models (comma-separated)",
+    )
+    ap.add_argument("--block", type=int, default=4, help="part C: block side of the change mask, pixels")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the sampled (per-position) timings")
     ap.add_argument("--photos", type=int, default=20, help="part B: photos evaluated (the first N)")
     ap.add_argument("--skip", type=int, default=0, help="part B: start at this photo")
