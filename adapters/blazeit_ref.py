@@ -53,7 +53,18 @@ Options (``enable(**options)``): ``scale_headroom`` (1.0), ``threads`` (decoding
 the cost model's split), ``backend`` (executor backend for the proxy: "auto", "torch",
 "onnxruntime"), ``select`` (True: replace ``select_proxy``), ``pipeline`` (True: replace
 ``score_all``), ``queries`` (("aggregate", "limit"): whose reference calls a proxy is costed
-by), ``reference_seconds`` (None: measured), ``reference_fetch`` (True).
+by), ``reference_seconds`` (None: measured), ``reference_fetch`` (True), ``static_camera``
+(True: also cost each candidate as an exact static camera).
+
+Static camera (:mod:`smolplug.explain.static`): a fixed camera's consecutive frames differ in a
+few places, so the proxy can compute only the pixels each layer's change reaches from a
+reference frame's cached activations — exact, the same scores to float rounding. Each
+candidate's plan gets a twin (name + ``STATIC``) whose DNN stage is the static camera's rate
+timed on the engine's loaded frames (:func:`~smolplug.adapters._timing.static_rate`) per
+thread count, costed by the same search; when a twin wins, ``score_all`` runs its proxy through
+:class:`~smolplug.adapters._timing.StaticExecutor` (the reference carried across batches, which
+the pipeline delivers in frame order). On vtest.avi the coding noise changes most of each frame
+and the whole-frame executor wins; the twin wins on clean static footage.
 """
 
 from __future__ import annotations
@@ -70,10 +81,11 @@ import numpy as np
 from ..request.spec import FrameSpec
 from . import Adapter, Patcher
 from ._frames import load_frames, patch_reference_fetch, reader_options, reference_fetch_seconds, score_frames
-from ._timing import call_rate
+from ._timing import StaticExecutor, call_rate, static_rate
 
 TARGET = "integration_tests.engines.blazeit"
 BATCH = 64  #: frames per batch in the pipelined proxy pass (and in its cost estimate)
+STATIC = "+static"  #: suffix of a candidate's plan with the proxy run as an exact static camera
 
 
 def _cores() -> int:
@@ -118,12 +130,15 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
             decoding, so the whole run is reported as loading and the proxy's own as 0)."""
             proxy = self.proxy
             choice = getattr(self, "_smolplug_choice", None)
-            est = choice.estimates.get(proxy.name) if choice is not None else None
+            est = choice.estimate if choice is not None and _base(choice.plan.name) == proxy.name else None
             split = est.split if est is not None else {}
             cores = _cores()
             dec = options.get("threads") or split.get("decode") or max(1, cores - 1)
             dnn = split.get("dnn") or max(1, cores - dec)
-            ex = _executor(self, self.model, dnn, options)  # runs on ``dnn`` threads itself
+            if getattr(self, "_smolplug_static", False):  # the cost model chose the static camera
+                ex: Any = StaticExecutor(self.model, dnn, BATCH)
+            else:
+                ex = _executor(self, self.model, dnn, options)  # runs on ``dnn`` threads itself
             got = score_frames(
                 self.video,
                 np.arange(self.n_frames),
@@ -262,13 +277,34 @@ def _executor(engine: Any, model: Any, threads: int, options: dict[str, Any]) ->
     return cache[key][1]
 
 
+def _base(plan_name: str) -> str:
+    """The candidate proxy's name of a plan (its static-camera variant ends in ``STATIC``)."""
+    return plan_name.removesuffix(STATIC)
+
+
+def _restaged(plan: Any, dnn: dict[int, float], decode_1: float | None) -> Any:
+    """``plan`` with its proxy run as a static camera at rates ``dnn`` (one core: decoding at
+    ``decode_1`` frames/s takes turns with it)."""
+    import dataclasses
+
+    from ..plan.costmodel import Stage
+
+    if decode_1 is None:
+        stages = tuple(Stage("dnn", dnn) if s.name == "dnn" else s for s in plan.stages)
+    else:
+        stages = (Stage("decode+dnn", {1: 1 / (1 / decode_1 + 1 / dnn[1])}),)
+    return dataclasses.replace(
+        plan, name=plan.name + STATIC, stages=stages, params={**plan.params, "static_camera": True}
+    )
+
+
 def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[str, Any]) -> Any:
     from ..api import select_plan
     from ..plan.calibrate import measure_preprocessing
     from ..plan.costmodel import Plan, PlanError, Stage
 
     def select_proxy(self: Any, candidates: list[Any]) -> Any:
-        self._smolplug_choice = None
+        self._smolplug_choice, self._smolplug_static = None, False
         self._smolplug_reference_calls = {}
         cores = _cores()
         queries = tuple(options.get("queries", ("aggregate", "limit")))
@@ -302,23 +338,27 @@ def _select_proxy(module: ModuleType, original: Any, spec: Any, options: dict[st
                 stages = (Stage("decode+dnn", {1: 1 / (1 / d + 1 / dnn[1])}),)
             calls = _reference_calls(module, self, c, queries) if per_call > 0 else {}
             self._smolplug_reference_calls[c.name] = calls
-            plans.append(
-                Plan(
-                    c.name,
-                    c.corr,
-                    stages,
-                    {"width": c.width, "size": c.size},
-                    items=self.n_frames,
-                    reference_calls=sum(calls.values()),
-                    reference_seconds=per_call,
-                )
+            plan = Plan(
+                c.name,
+                c.corr,
+                stages,
+                {"width": c.width, "size": c.size},
+                items=self.n_frames,
+                reference_calls=sum(calls.values()),
+                reference_seconds=per_call,
             )
+            plans.append(plan)
+            if options.get("static_camera", True) and frames is not None and len(frames) == BATCH:
+                # the same proxy as an exact static camera: the same answers, its own measured rate
+                rates = {t: static_rate(c.model, frames, t, BATCH) for t in threads}
+                plans.append(_restaged(plan, rates, d if cores < 2 else None))
         try:
             choice = select_plan(plans, self.min_corr, cores)
         except PlanError:  # nothing reaches the target: the engine's own fallback
             return original(self, candidates)
         self._smolplug_choice = choice
-        return next(c for c in candidates if c.name == choice.plan.name)
+        self._smolplug_static = choice.plan.name.endswith(STATIC)
+        return next(c for c in candidates if c.name == _base(choice.plan.name))
 
     return select_proxy
 

@@ -40,7 +40,18 @@ held-out frames and missed it on the query frames, FN 23-26% in all five seeds).
 Options (``enable(**options)``): ``roi`` (default True), ``roi_margin`` (a single margin; default:
 the cost model's choice among ``roi_margins``, (0.1, 0.25, 0.4)), ``scale_headroom`` (1.0;
 ``inf`` decodes at full resolution), ``threads``, ``cost_model`` (default True: replace the
-engine's cost model), ``reference_seconds`` (None: measured), ``reference_fetch`` (True).
+engine's cost model), ``reference_seconds`` (None: measured), ``reference_fetch`` (True),
+``static_camera`` (True, with the cost model: offer the CNN pass as an exact static camera).
+
+Static camera (:mod:`smolplug.explain.static`): consecutive sampled frames of a fixed camera
+differ in a few places, so the CNN can compute, per frame, only the pixels of each layer that
+the changed pixels reach, from a reference frame's cached activations — exact (threshold 0:
+every differing pixel propagates). The cost model times it against the whole CNN pass on the
+engine's own loaded frames, per candidate width, and prices the CNN stage with the faster; the
+run then uses what was priced (``engine._smolplug_static[width]`` says what was measured and
+chosen). On vtest.avi the MPEG-4 noise changes most 4x4 blocks of the 50x50 input between
+sampled frames, so the option is measured slower and declined; on a clean static camera it is
+chosen. Only the exact mode is offered: an approximate threshold needs its accuracy measured.
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ from ._frames import load_frames, patch_reference_fetch, reader_options
 TARGET = "integration_tests.engines.noscope"
 #: region-of-interest margins the cost model chooses among (the first is the default alone)
 ROI_MARGINS = (0.1, 0.25, 0.4)
+#: the static camera is chosen only when measured this much faster than the whole CNN pass
+STATIC_MARGIN = 1.1
 
 
 def region_roi(
@@ -95,9 +108,11 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         big = got.data
         n = len(big)
         half = big.reshape(n, small, f, small, f, 3).mean(axis=(2, 4), dtype=np.float32)
+        cnn = np.rint(half).astype(np.uint8)
+        self._smolplug_cnn_frames = (got.indices, cnn)  # the static-camera option is timed on them
         return loaded_cls(
             got.indices,
-            [big, np.rint(half).astype(np.uint8)],
+            [big, cnn],
             got.frames_decoded,
             got.pixels_decoded,
             got.seconds,
@@ -117,6 +132,32 @@ def _apply(module: ModuleType, patcher: Patcher, options: dict[str, Any]) -> Non
         )
         if options.get("roi", True) and len(margins) > 1:
             patcher.setattr(engine_cls, "train", _train_per_margin(engine_cls.train, margins))
+        if options.get("static_camera", True):
+            _offer_static_camera(module, engine_cls, patcher)
+
+
+def _offer_static_camera(module: ModuleType, engine_cls: type, patcher: Patcher) -> None:
+    """The run's CNN pass as an exact static camera where the cost model chose it for the
+    cascade's width (``engine._smolplug_static[width]["chosen"]``)."""
+    import weakref
+
+    from ._timing import static_predict
+
+    chosen: Any = weakref.WeakSet()
+    patcher.setattr(module, "predict", static_predict(module.predict, chosen))
+    original_run = engine_cls.run
+
+    def run(self: Any) -> Any:
+        if self.cascade is None:
+            self.train()
+        pick = self.__dict__.get("_smolplug_static", {}).get(self.cascade.width)
+        if pick and pick["chosen"]:
+            chosen.add(self.model)
+        else:
+            chosen.discard(self.model)
+        return original_run(self)
+
+    patcher.setattr(engine_cls, "run", run)
 
 
 def _train_per_margin(original: Any, margins: tuple[float, ...]) -> Any:
@@ -126,11 +167,14 @@ def _train_per_margin(original: Any, margins: tuple[float, ...]) -> Any:
         reference calls at their measured cost — is kept with its CNN, mean frame and margin."""
         fitted = []
         for margin in margins:
-            self._smolplug_roi_margin = margin
+            self._smolplug_roi_margin, self._smolplug_static = margin, {}  # timed on this margin's frames
             cascade = original(self)
-            fitted.append((cascade.cost, margin, cascade, self.model, self.mean, self.candidates))
+            fitted.append(
+                (cascade.cost, margin, cascade, self.model, self.mean, self.candidates, self._smolplug_static)
+            )
         self._smolplug_margin_costs = {m: cost for cost, m, *_ in fitted}
-        _, margin, cascade, self.model, self.mean, self.candidates = min(fitted, key=lambda f: f[0])
+        best = min(fitted, key=lambda f: f[0])
+        _, margin, cascade, self.model, self.mean, self.candidates, self._smolplug_static = best
         self._smolplug_roi_margin, self.cascade = margin, cascade
         return cascade
 
@@ -144,7 +188,7 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
     from ..api import estimate_cost
     from ..plan.costmodel import Stage
     from ._frames import reference_fetch_seconds
-    from ._timing import predict_rate
+    from ._timing import predict_rate, static_camera_rates
 
     common = importlib.import_module(module.__package__ + ".common")
     rates: dict[int, float] = {}
@@ -165,13 +209,42 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
             return original(self, frames, diffs, cnn_calls, oracle_calls, width)
         k = self.query.k  # every frame is decoded to reach each sampled one (reference frames)
         r_decode = decode_fps / k
-        r_cnn = cnn_fps(width) * frames / max(cnn_calls, 1)
+        r_cnn = cnn_fps(width) * static_speedup(self, width) * frames / max(cnn_calls, 1)
         cores = os.cpu_count() or 1
         if cores >= 2:
             t = estimate_cost([Stage("decode", {1: r_decode}), Stage("dnn", {1: r_cnn})], cores).throughput
         else:  # one core: the stages take turns
             t = 1 / (1 / r_decode + 1 / r_cnn)
         return frames / t + oracle_calls * reference_seconds(self)
+
+    def static_speedup(engine: Any, width: int) -> float:
+        """The CNN pass as an exact static camera, a plan option costed like the others: its
+        rate and the whole pass's, timed on up to 256 consecutive sampled frames the engine
+        loaded (every k-th, as the query samples), a fresh CNN of this width (the speed does not
+        depend on the weights). Chosen — the CNN's rate scaled by the ratio — only when
+        ``STATIC_MARGIN`` times faster; recorded per width in ``engine._smolplug_static``."""
+        if not options.get("static_camera", True):
+            return 1.0
+        memo = engine.__dict__.setdefault("_smolplug_static", {})
+        if width not in memo:
+            indices, small = engine.__dict__.get("_smolplug_cnn_frames", (np.zeros(0, np.int64), None))
+            k = engine.query.k
+            sel = np.flatnonzero(indices % k == indices[0] % k)[:256] if len(indices) else indices
+            if len(sel) < 2:
+                return 1.0
+            x = np.ascontiguousarray(engine._cnn_input(small[sel]), np.float32)
+            model = common.make_cnn(module.CNN_SIZE, width=width).eval()
+            predict = getattr(module.predict, "__wrapped__", module.predict)
+            whole, static = static_camera_rates(predict, model, x)
+            memo[width] = {
+                "frames": len(x),
+                "whole_fps": whole,
+                "static_fps": static,
+                "speedup": static / whole,
+                "chosen": static > STATIC_MARGIN * whole,
+            }
+        pick = memo[width]
+        return pick["speedup"] if pick["chosen"] else 1.0
 
     def reference_seconds(engine: Any) -> float:
         """Seconds per reference-model call: the detector's (the option, the host's measurement,
