@@ -29,6 +29,13 @@ C. Static camera, vtest.avi (a fixed street camera): the reference engines' prox
    counts: mean absolute error), mean changed share of the input, share of the sparsely run
    layers' output pixels computed, multiply-adds saved. "at target": the largest threshold
    whose answers meet agreement >= 99 % / MAE <= 0.05, against the faster full inference.
+D. Static camera on a clean fixed camera (made here: a textured street-like background that
+   never moves and ``--movers`` objects walking through it, H.264 at ``--crf``, 320x240,
+   ``--clean-frames`` frames): the NoScope- and BlazeIt-style CNN shapes (50x50, 65x65, seeded
+   weights: the speed does not depend on them) and EfficientNet-Lite0 (224, the first
+   ``--lite-frames`` frames), every frame and every 3rd, the exact static camera (threshold 0)
+   against full inference in NCHW and channels-last; outputs compared. Where part C shows the
+   method on a noisy MPEG-4 recording, this shows it where exact reuse is possible.
 
     .venv/bin/python benchmarks/explain.py [--quick] [--part A|B|C|ABC] [--repeats 3]
 """
@@ -541,8 +548,8 @@ def part_c(console, args) -> None:
             truth = answer(full(model, x))
             table = Table(
                 title=f"{name}: every {'' if step == 1 else '3rd '}frame ({len(x)}); full inference (NCHW, "
-                f"channels-last) and the static camera (block {args.block}, batches of 64) timed in turn, "
-                f"{args.repeats} rounds, medians"
+                f"channels-last) and the static camera (block {args.block}, batches of {args.camera_batch}) "
+                f"timed in turn, {args.repeats} rounds, medians"
             )
             for col in (
                 "threshold",
@@ -563,7 +570,7 @@ def part_c(console, args) -> None:
 
                 def run(th=th, x=x, m=model):
                     nonlocal cam
-                    cam = StaticCamera(m, threshold=th, block=args.block, batch_size=64)
+                    cam = StaticCamera(m, threshold=th, block=args.block, batch_size=args.camera_batch)
                     return cam.run(x).numpy()
 
                 rounds = []
@@ -600,10 +607,115 @@ def part_c(console, args) -> None:
                 console.print("at target: no threshold meets it")
 
 
+def fixed_camera(
+    path: Path, n: int, movers: int, crf: int, noise: float = 10.0, w: int = 320, h: int = 240
+) -> Path:
+    """A fixed camera: a background that never moves (gradients plus a fixed texture of
+    ``noise`` grey levels), ``movers`` dark boxes walking across it."""
+    import av
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:h, 0:w]
+    bg = np.stack([(xx * 0.6 + 40) % 256, (yy * 0.9 + 60) % 256, ((xx + yy) * 0.4) % 256], -1)
+    bg = np.clip(bg + rng.normal(0, noise, bg.shape), 0, 255).astype(np.uint8)
+    starts = rng.integers(0, w, movers)
+    rows = rng.integers(h // 4, 3 * h // 4, movers)
+    speeds = rng.choice([-3, -2, 2, 3], movers)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"crf": str(crf), "preset": "fast"}
+        for i in range(n):
+            img = bg.copy()
+            for x0, y0, v in zip(starts, rows, speeds, strict=True):
+                x = int((x0 + v * i) % (w + 24)) - 24
+                img[y0 : y0 + 40, max(x, 0) : max(x + 16, 0)] = (30, 30, 40)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def part_d(console, args) -> None:
+    import tempfile
+
+    from rich.table import Table
+
+    from integration_tests.engines.common import make_cnn
+    from smolplug.plan.zoo import try_efficientnet_lite0
+    from smolplug.request.selection import FrameSelection
+
+    tmp = Path(tempfile.mkdtemp())
+    clip = fixed_camera(tmp / "fixed.mp4", args.clean_frames, args.movers, args.crf)
+    torch.manual_seed(0)
+    models = [("NoScope-style CNN 50x50", make_cnn(50, width=16).eval(), 50, args.clean_frames)]
+    models.append(("BlazeIt-style cnn16@65", make_cnn(65, width=16).eval(), 65, args.clean_frames))
+    lite = try_efficientnet_lite0()
+    if lite is not None and args.lite_frames:
+        models.append(("EfficientNet-Lite0 224", lite.eval(), 224, args.lite_frames))
+    table = Table(
+        title=f"clean fixed camera ({args.clean_frames} frames, H.264 crf {args.crf}, {args.movers} movers): "
+        f"exact static camera (block {args.block}, batches of {args.camera_batch}) against full inference, "
+        f"{args.repeats} rounds, medians"
+    )
+    for col in (
+        "model, frames",
+        "s full NCHW",
+        "s full NHWC",
+        "s static",
+        "vs NCHW",
+        "vs NHWC",
+        "max |diff|",
+        "changed share",
+        "pixels computed",
+        "MACs saved",
+    ):
+        table.add_column(col)
+    for name, model, size, n in models:
+        spec = smolplug.FrameSpec.imagenet(size, size) if size == 224 else smolplug.FrameSpec(size, size)
+        req = smolplug.FrameRequest(spec, frames=FrameSelection.every(1), batch_size=64)
+        chunks = []
+        with smolplug.open_frames(str(clip), req) as reader:
+            for b in reader:
+                chunks.append(np.array(b.data))
+        frames = np.ascontiguousarray(np.concatenate(chunks)[:n], np.float32)
+        for step in (1, 3):
+            x = frames[::step]
+            want = full(model, x)
+            cam = None
+
+            def run(x=x, m=model):
+                nonlocal cam
+                cam = StaticCamera(m, threshold=0.0, block=args.block, batch_size=args.camera_batch)
+                return cam.run(x).numpy()
+
+            rounds = []
+            for _ in range(args.repeats):
+                t_nchw, _ = timed(lambda x=x, m=model: full(m, x), 1)
+                t_nhwc, _ = timed(lambda x=x, m=model: full(m, x, channels_last=True), 1)
+                t, out = timed(run, 1)
+                rounds.append((t_nchw, t_nhwc, t))
+            med = [statistics.median(r[i] for r in rounds) for i in range(3)]
+            vs = [statistics.median(r[i] / r[2] for r in rounds) for i in range(2)]
+            st = cam.stats
+            computed, total = st.pixels
+            table.add_row(
+                f"{name}, {'every' if step == 1 else 'every 3rd'} ({len(x)})",
+                *(f"{t:.2f}" for t in med),
+                *(f"{v:.2f}x" for v in vs),
+                f"{float(np.abs(out.reshape(want.shape) - want).max()):.1e}",
+                f"{st.mean_changed_share:.0%}",
+                f"{computed / total:.0%}" if total else "-",
+                f"{1 - st.macs_done / st.macs_full:.0%}" if st.macs_full else "-",
+            )
+    console.print(table)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="sampled positions only, 4 photos (a smoke run)")
-    ap.add_argument("--part", default="ABC", help="A, B, C or a combination")
+    ap.add_argument("--part", default="ABC", help="A, B, C, D or a combination")
     ap.add_argument(
         "--timing-stride", type=int, default=S, help="part A: Captum and incremental timed on this grid"
     )
@@ -623,7 +735,11 @@ def main(argv=None) -> int:
         default="noscope,blazeit,lite0",
         help="part C: which of the three models (comma-separated)",
     )
-    ap.add_argument("--block", type=int, default=4, help="part C: block side of the change mask, pixels")
+    ap.add_argument("--clean-frames", type=int, default=300, help="part D: frames of the clean fixed camera")
+    ap.add_argument("--movers", type=int, default=3, help="part D: objects moving through it")
+    ap.add_argument("--crf", type=int, default=23, help="part D: its H.264 quality (x264 crf)")
+    ap.add_argument("--camera-batch", type=int, default=64, help="parts C, D: static-camera batch size")
+    ap.add_argument("--block", type=int, default=4, help="parts C, D: block side of the change mask, pixels")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the sampled (per-position) timings")
     ap.add_argument("--photos", type=int, default=20, help="part B: photos evaluated (the first N)")
     ap.add_argument("--skip", type=int, default=0, help="part B: start at this photo")
@@ -645,6 +761,8 @@ def main(argv=None) -> int:
         part_b(console, args, found.get("efficientnet_lite0", {}).get("captum", args.captum_lite))
     if "C" in args.part:
         part_c(console, args)
+    if "D" in args.part:
+        part_d(console, args)
     return 0
 
 
