@@ -54,68 +54,16 @@ def predict_rate(
     return call_rate(lambda x: predict(model, x), batch, threads, seconds)
 
 
-def static_camera_rates(
-    predict: Callable[[Any, np.ndarray], Any],
-    model: Any,
-    frames: np.ndarray,
-    batch: int = 64,
-    threads: int = 1,
-    repeats: int = 2,
-) -> tuple[float, float]:
-    """Frames/s of the host's ``predict(model, frames)`` and of the same model run as an exact
-    static camera (:class:`smolplug.explain.static.StaticCamera`, threshold 0, batches of
-    ``batch``) on the same frames in order — its trace and first reference included, as each
-    call pays them — on ``threads`` torch threads, each the fastest of ``repeats`` runs after a
-    warm-up of both. Its speed depends on the frames (how much of each changed), not the
-    weights."""
-    import torch
-
-    from ..explain.static import StaticCamera
-
-    def static() -> Any:
-        return StaticCamera(model, threshold=0.0, batch_size=batch).run(frames)
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        best = [float("inf"), float("inf")]
-        for i, fn in enumerate((lambda: predict(model, frames), static)):
-            fn()
-            for _ in range(repeats):
-                t = time.perf_counter()
-                fn()
-                best[i] = min(best[i], time.perf_counter() - t)
-    finally:
-        torch.set_num_threads(before)
-    return len(frames) / max(best[0], 1e-9), len(frames) / max(best[1], 1e-9)
-
-
-def static_predict(original: Callable[..., Any], chosen: Any) -> Callable[..., Any]:
-    """A host's ``predict(model, x, batch=64)`` that runs the models in ``chosen`` (a
-    ``weakref.WeakSet``) as an exact static camera over ``x`` (frames in stream order): the
-    same outputs (to float rounding), the changed pixels computed only."""
-
-    def predict(model: Any, x: np.ndarray, batch: int = 64) -> Any:
-        if model not in chosen or len(x) == 0:
-            return original(model, x, batch)
-        from ..explain.static import StaticCamera
-
-        cam = StaticCamera(model, threshold=0.0, batch_size=batch)
-        out = cam.run(np.ascontiguousarray(x, np.float32))
-        return out.reshape(len(x), *cam.engine.output.shape[1:]).numpy()
-
-    predict.__wrapped__ = original  # type: ignore[attr-defined]
-    return predict
-
-
 class StaticExecutor:
-    """An executor (``run(batch) -> outputs``) that runs ``model`` as an exact static camera over
-    the batches it is given, in stream order (the reference carries from one batch to the next),
-    on ``threads`` torch threads."""
+    """An executor (``run(batch) -> outputs``) that runs ``model`` as an exact static camera
+    (:class:`smolplug.explain.static.StaticCamera`, threshold 0) over the batches it is given,
+    in stream order (the reference carries from one batch to the next): the model's outputs to
+    float rounding, the changed pixels computed only. ``threads``: torch's thread count while
+    it runs (None: leave it)."""
 
     name = "static-camera (torch)"
 
-    def __init__(self, model: Any, threads: int = 1, batch: int = 64):
+    def __init__(self, model: Any, threads: int | None = 1, batch: int = 64):
         from ..explain.static import StaticCamera
 
         self.camera = StaticCamera(model, threshold=0.0, batch_size=batch)
@@ -125,7 +73,8 @@ class StaticExecutor:
         import torch
 
         before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
+        if self.threads:
+            torch.set_num_threads(self.threads)
         try:
             out = self.camera.run(np.ascontiguousarray(x, np.float32))
         finally:
@@ -136,5 +85,19 @@ class StaticExecutor:
 def static_rate(model: Any, frames: np.ndarray, threads: int, batch: int = 64) -> float:
     """Frames/s of :class:`StaticExecutor` on ``frames`` (consecutive frames of the stream), a
     fresh camera per call: its trace and first reference counted against these frames alone
-    (a whole stream pays them once), so the rate is if anything low."""
+    (a whole stream pays them once), so the rate is if anything low. Its speed depends on the
+    frames (how much of each changed), not the weights."""
     return call_rate(lambda x: StaticExecutor(model, threads, batch).run(x), frames, threads)
+
+
+def static_predict(original: Callable[..., Any], chosen: Any) -> Callable[..., Any]:
+    """A host's ``predict(model, x, batch=64)`` that runs the models in ``chosen`` (a
+    ``weakref.WeakSet``) through a :class:`StaticExecutor` over ``x`` (frames in stream order)."""
+
+    def predict(model: Any, x: np.ndarray, batch: int = 64) -> Any:
+        if model not in chosen or len(x) == 0:
+            return original(model, x, batch)
+        return StaticExecutor(model, None, batch).run(x)
+
+    predict.__wrapped__ = original  # type: ignore[attr-defined]
+    return predict

@@ -188,7 +188,7 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
     from ..api import estimate_cost
     from ..plan.costmodel import Stage
     from ._frames import reference_fetch_seconds
-    from ._timing import predict_rate, static_camera_rates
+    from ._timing import predict_rate, static_rate
 
     common = importlib.import_module(module.__package__ + ".common")
     rates: dict[int, float] = {}
@@ -234,8 +234,8 @@ def _pipelined_cost(module: ModuleType, original: Any, options: dict[str, Any]) 
                 return 1.0
             x = np.ascontiguousarray(engine._cnn_input(small[sel]), np.float32)
             model = common.make_cnn(module.CNN_SIZE, width=width).eval()
-            predict = getattr(module.predict, "__wrapped__", module.predict)
-            whole, static = static_camera_rates(predict, model, x)
+            whole = predict_rate(getattr(module.predict, "__wrapped__", module.predict), model, x)
+            static = static_rate(model, x, threads=1)
             memo[width] = {
                 "frames": len(x),
                 "whole_fps": whole,
