@@ -536,6 +536,38 @@ def workloads(lite_frames: int):
         yield f"EfficientNet-Lite0 (224, first {len(xl)} frames)", lite, xl, lambda o: o.argmax(1), "agree"
 
 
+def camera_race(model, x: np.ndarray, threshold: float, args) -> tuple[list, list, np.ndarray, object]:
+    """Full inference (NCHW, then channels-last) and a fresh StaticCamera on ``x``, timed in turn
+    ``args.repeats`` times (load changes hit all three): median seconds of each, median speedup
+    of the camera over each full run, the camera's outputs and its stats."""
+    cam = None
+
+    def run():
+        nonlocal cam
+        cam = StaticCamera(model, threshold=threshold, block=args.block, batch_size=args.camera_batch)
+        return cam.run(x).numpy()
+
+    rounds, out = [], None
+    for _ in range(args.repeats):
+        t_nchw, _ = timed(lambda: full(model, x), 1)
+        t_nhwc, _ = timed(lambda: full(model, x, channels_last=True), 1)
+        t, out = timed(run, 1)
+        rounds.append((t_nchw, t_nhwc, t))
+    med = [statistics.median(r[i] for r in rounds) for i in range(3)]
+    vs = [statistics.median(r[i] / r[2] for r in rounds) for i in range(2)]
+    return med, vs, out, cam.stats
+
+
+def camera_cells(med: list, vs: list, s) -> tuple[list[str], list[str]]:
+    """Table cells: seconds and speedups; changed share, pixels computed, multiply-adds saved."""
+    computed, total = s.pixels
+    return [*(f"{t:.2f}" for t in med), *(f"{v:.2f}x" for v in vs)], [
+        f"{s.mean_changed_share:.0%}",
+        f"{computed / total:.0%}" if total else "-",
+        f"{1 - s.macs_done / s.macs_full:.0%}" if s.macs_full else "-",
+    ]
+
+
 def part_c(console, args) -> None:
     from rich.table import Table
 
@@ -566,37 +598,13 @@ def part_c(console, args) -> None:
                 table.add_column(col)
             best = None
             for th in THRESHOLDS:
-                cam = None
-
-                def run(th=th, x=x, m=model):
-                    nonlocal cam
-                    cam = StaticCamera(m, threshold=th, block=args.block, batch_size=args.camera_batch)
-                    return cam.run(x).numpy()
-
-                rounds = []
-                for _ in range(args.repeats):  # in turn, so load changes hit all three
-                    t_nchw, _ = timed(lambda x=x, m=model: full(m, x), 1)
-                    t_nhwc, _ = timed(lambda x=x, m=model: full(m, x, channels_last=True), 1)
-                    t, out = timed(run, 1)
-                    rounds.append((t_nchw, t_nhwc, t))
-                med = [statistics.median(r[i] for r in rounds) for i in range(3)]
-                vs = [statistics.median(r[i] / r[2] for r in rounds) for i in range(2)]
+                med, vs, out, st = camera_race(model, x, th, args)
                 got = answer(out)
                 q = float((got == truth).mean()) if kind == "agree" else float(np.abs(got - truth).mean())
                 if q >= 0.99 if kind == "agree" else q <= 0.05:
                     best = (th, vs[0], vs[1])
-                s = cam.stats
-                saved = 1 - s.macs_done / s.macs_full if s.macs_full else 0.0
-                computed, total = s.pixels
-                table.add_row(
-                    f"{th:g}",
-                    *(f"{t:.2f}" for t in med),
-                    *(f"{v:.2f}x" for v in vs),
-                    f"{q:.1%}" if kind == "agree" else f"{q:.3f}",
-                    f"{s.mean_changed_share:.0%}",
-                    f"{computed / total:.0%}" if total else "-",
-                    f"{saved:.0%}",
-                )
+                times, work = camera_cells(med, vs, st)
+                table.add_row(f"{th:g}", *times, f"{q:.1%}" if kind == "agree" else f"{q:.3f}", *work)
             console.print(table)
             if best:
                 console.print(
@@ -683,31 +691,13 @@ def part_d(console, args) -> None:
         for step in (1, 3):
             x = frames[::step]
             want = full(model, x)
-            cam = None
-
-            def run(x=x, m=model):
-                nonlocal cam
-                cam = StaticCamera(m, threshold=0.0, block=args.block, batch_size=args.camera_batch)
-                return cam.run(x).numpy()
-
-            rounds = []
-            for _ in range(args.repeats):
-                t_nchw, _ = timed(lambda x=x, m=model: full(m, x), 1)
-                t_nhwc, _ = timed(lambda x=x, m=model: full(m, x, channels_last=True), 1)
-                t, out = timed(run, 1)
-                rounds.append((t_nchw, t_nhwc, t))
-            med = [statistics.median(r[i] for r in rounds) for i in range(3)]
-            vs = [statistics.median(r[i] / r[2] for r in rounds) for i in range(2)]
-            st = cam.stats
-            computed, total = st.pixels
+            med, vs, out, st = camera_race(model, x, 0.0, args)
+            times, work = camera_cells(med, vs, st)
             table.add_row(
                 f"{name}, {'every' if step == 1 else 'every 3rd'} ({len(x)})",
-                *(f"{t:.2f}" for t in med),
-                *(f"{v:.2f}x" for v in vs),
+                *times,
                 f"{float(np.abs(out.reshape(want.shape) - want).max()):.1e}",
-                f"{st.mean_changed_share:.0%}",
-                f"{computed / total:.0%}" if total else "-",
-                f"{1 - st.macs_done / st.macs_full:.0%}" if st.macs_full else "-",
+                *work,
             )
     console.print(table)
 
